@@ -1,0 +1,177 @@
+/* janus.h — the public C API of janus.c, a native engine for DeepSeek Janus-Pro (1B / 7B).
+ *
+ * Usage (error handling shortened):
+ *
+ *   janus_error err = {0};
+ *   janus_model *m = janus_model_load("janus-pro-1b.gguf", NULL, &err);   // mmap, validate
+ *   if (!m) { fprintf(stderr, "%s\n", err.msg); return 3; }
+ *   janus_ask_params ap = janus_ask_default_params();
+ *   const char *imgs[] = {"cat.png"};
+ *   ap.images = imgs; ap.n_images = 1; ap.question = "What is in this picture?";
+ *   char *answer = NULL;
+ *   janus_ask(m, &ap, &answer, &err);                                      // greedy by default
+ *   janus_gen_params gp = janus_gen_default_params();
+ *   gp.prompt = "a red fox in snow"; gp.n_images = 1; gp.seed = 42;
+ *   janus_image *img = NULL;                                                  // 384x384 RGB
+ *   janus_generate(m, &gp, &img, &err);
+ *   janus_image_write(&img[0], "fox.png", NULL, 0, &err);
+ *   janus_images_free(img, 1); free(answer); janus_model_free(m);
+ *
+ * Conventions: functions return 0 (JANUS_OK) or a negative status and fill janus_error with a
+ * message naming the file/tensor/flag and what was expected. The library never exits and never
+ * prints unless given a callback or a FILE. Objects are not thread-safe unless stated; a model may
+ * be shared by several sessions once loaded. */
+#ifndef JANUS_H
+#define JANUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JANUS_VERSION_STRING "0.1.0"
+
+enum {
+    JANUS_OK = 0,
+    JANUS_ERR_RUNTIME = -1, /* CLI exit 1 */
+    JANUS_ERR_USAGE = -2,   /* CLI exit 2 */
+    JANUS_ERR_FORMAT = -3,  /* CLI exit 3: model or input format */
+    JANUS_ERR_NOMEM = -4,   /* CLI exit 1 */
+    JANUS_ERR_IO = -5,      /* CLI exit 3 (missing/unreadable input) */
+};
+
+/* Same layout as the engine's jn_error. */
+typedef struct janus_error {
+    int code;
+    char msg[1024];
+} janus_error;
+
+/* CLI exit code for a status: 0, 1 (runtime), 2 (usage), 3 (model/input format or missing file). */
+int janus_exit_code(int status);
+
+/* Progress callback for long work: done of total units, with a short label ("convert",
+ * "generate", "encode"). Return non-zero to cancel (the call then fails with JANUS_ERR_RUNTIME). */
+typedef int (*janus_progress_fn)(void *user, const char *what, long done, long total);
+
+/* ---------------- conversion and inspection ---------------- */
+
+typedef struct janus_convert_params {
+    const char *model_dir;   /* official HF download: config.json, pytorch_model*.bin or *.safetensors, tokenizer files */
+    const char *out_path;    /* .gguf to create (written to a temporary file, renamed at the end) */
+    const char *type;        /* "bf16" (default), "f16", "f32", "q8_0", "q4_0" */
+    int keep_unused;         /* keep tensors inference never reads (VQ encoder, attn_pool, ...) */
+    int force;               /* overwrite an existing out_path */
+    janus_progress_fn progress;
+    void *progress_user;
+} janus_convert_params;
+
+janus_convert_params janus_convert_default_params(void);
+int janus_convert(const janus_convert_params *p, janus_error *err);
+
+/* Prints metadata and a tensor table (name, dtype, shape, bytes) of a GGUF file to out. */
+int janus_info(const char *gguf_path, FILE *out, int show_all_metadata, janus_error *err);
+
+/* ---------------- text tokenizer ---------------- */
+
+typedef struct janus_tokenizer janus_tokenizer;
+
+/* From a Hugging Face tokenizer.json (tokenizer_config.json beside it is read if present). */
+janus_tokenizer *janus_tokenizer_load_json(const char *tokenizer_json_path, janus_error *err);
+/* From a converted model file (the tokenizer is stored in the GGUF). */
+janus_tokenizer *janus_tokenizer_load_gguf(const char *gguf_path, janus_error *err);
+void janus_tokenizer_free(janus_tokenizer *t);
+/* add_special != 0: what Python transformers' tokenizer.encode(text) returns (BOS prepended when
+ * add_bos_token). *ids is malloc'ed. Invalid UTF-8 input is an error. */
+int janus_tokenizer_encode(janus_tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids,
+                           size_t *n_ids, janus_error *err);
+/* *text is malloc'ed and NUL-terminated (may contain NUL: use *len). */
+int janus_tokenizer_decode(janus_tokenizer *t, const int32_t *ids, size_t n_ids, int skip_special, char **text,
+                           size_t *len, janus_error *err);
+/* Id of a token string (added/special tokens included), -1 if absent. */
+int32_t janus_tokenizer_token_id(const janus_tokenizer *t, const char *token);
+
+/* ---------------- model ---------------- */
+
+typedef struct janus_model janus_model;
+
+typedef struct janus_load_params {
+    const char *backend;     /* "cpu" (default) or "cuda" */
+    int n_threads;           /* <= 0: all cores */
+    int verbose;             /* log to stderr */
+} janus_load_params;
+
+janus_load_params janus_load_default_params(void);
+janus_model *janus_model_load(const char *gguf_path, const janus_load_params *p, janus_error *err);
+void janus_model_free(janus_model *m);
+janus_tokenizer *janus_model_tokenizer(janus_model *m); /* owned by the model */
+const char *janus_model_name(const janus_model *m);
+
+/* ---------------- images ---------------- */
+
+typedef struct janus_image {
+    int width, height;  /* RGB, 3 bytes per pixel, row-major */
+    uint8_t *rgb;
+} janus_image;
+
+/* Decodes any supported file (PNG, JPEG, and whatever FFmpeg reads; for videos the frame at
+ * at_seconds, < 0 for the first) to RGB exactly as PIL's Image.open(f).convert("RGB"). */
+int janus_image_load(const char *path, double at_seconds, janus_image *out, janus_error *err);
+/* Writes PNG or JPEG by extension (.png / .jpg / .jpeg). PNG gets tEXt chunks from kv pairs
+ * (key0, value0, key1, value1, ...). Refuses to overwrite an existing file unless force. */
+int janus_image_write(const janus_image *img, const char *path, const char *const *text_kv, int n_kv, int force,
+                      int jpeg_quality, janus_error *err);
+void janus_image_free(janus_image *img);          /* frees img->rgb */
+void janus_images_free(janus_image *imgs, int n); /* frees each and the array */
+
+/* ---------------- understanding ---------------- */
+
+typedef int (*janus_token_fn)(void *user, const char *utf8_piece, size_t len); /* non-zero: stop */
+
+typedef struct janus_ask_params {
+    const char *const *images; int n_images; /* image files */
+    double at_seconds;          /* frame time for videos (< 0: first frame) */
+    const char *question;       /* contains <image_placeholder> or not (then one per image is prepended) */
+    int max_tokens;             /* default 512 */
+    float temperature;          /* 0 = greedy (default) */
+    int top_k;                  /* 0 = off */
+    float top_p;                /* 1 = off */
+    uint64_t seed;
+    const char *dump_dir;       /* write intermediates (.npy/.json) here, NULL = no */
+    janus_token_fn on_token; void *on_token_user; /* streamed UTF-8 pieces (never split a character) */
+} janus_ask_params;
+
+janus_ask_params janus_ask_default_params(void);
+/* *answer is malloc'ed (special tokens skipped). */
+int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_error *err);
+
+/* ---------------- generation ---------------- */
+
+typedef struct janus_gen_params {
+    const char *prompt;
+    int n_images;               /* parallel images (2n CFG rows in one batch) */
+    float cfg;                  /* default 5 */
+    float temperature;          /* default 1 */
+    int top_k;                  /* 0 = off (default, as official) */
+    float top_p;                /* 1 = off (default) */
+    uint64_t seed;
+    const int32_t *teacher_tokens; /* [576] fed instead of sampling (all images), NULL = sample */
+    const char *dump_dir;
+    janus_progress_fn progress; void *progress_user;
+} janus_gen_params;
+
+janus_gen_params janus_gen_default_params(void);
+/* *images: malloc'ed array of n_images 384x384 images; *tokens (optional, may be NULL):
+ * malloc'ed [n_images, 576] image token ids. */
+int janus_generate(janus_model *m, const janus_gen_params *p, janus_image **images, int32_t **tokens,
+                   janus_error *err);
+/* VQ-decodes n_images grids of 576 token ids each into images. */
+int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, janus_image **images,
+                        janus_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,141 @@
+/* engine/backend.h — the backend interface: memory + one entry per op family.
+ *
+ * Model code (vision/, decoder/, vq_tokenizer/) is written once against this table and never
+ * contains a backend #ifdef. Implementations: engine/ref (obviously correct scalar loops, the
+ * oracle for tests), engine/cpu (threaded, AVX2/FMA chosen at run time with a scalar fallback),
+ * engine/cuda (cuBLAS + own kernels; compiled only when CUDA is found).
+ *
+ * Conventions for every op:
+ *  - Pointers named y/x/q/k/v/out are backend memory (host memory for ref/cpu, device memory for
+ *    cuda) holding f32, row-major, contiguous unless a leading dimension (ld*, in floats) is given.
+ *  - Arguments named *_host are host memory on every backend (small index arrays).
+ *  - Weights are jn_weight: dtype f32/f16/bf16/q8_0/q4_0, shape in PyTorch order, host bytes in
+ *    ->data and the backend's copy in ->dev (== data on ref/cpu). A weight used as a matrix is
+ *    [N, K] with N = shape[0] and K = the product of the other dims (row-major). Biases and norm
+ *    weights are always f32 1-D weights.
+ *  - Precision: activations, accumulations, norms, softmax and RoPE angles are f32.
+ *  - Determinism: results never depend on the thread count (static partitions, each output
+ *    element reduced by one thread in a fixed order).
+ *  - y may alias x only where the contract says "in place allowed".
+ *  - Ops are asynchronous on cuda: call synchronize() (or download(), which synchronizes)
+ *    before reading results on the host.
+ */
+#ifndef JANUS_ENGINE_BACKEND_H
+#define JANUS_ENGINE_BACKEND_H
+
+#include "base.h"
+#include "dtype.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jn_weight {
+    const char *name;
+    jn_dtype type;
+    int n_dims;
+    int64_t shape[4];   /* PyTorch order; unused trailing dims 1 */
+    const void *data;   /* host bytes (the mmapped file on CPU) */
+    size_t nbytes;
+    void *dev;          /* backend copy: == data on ref/cpu, device pointer on cuda */
+} jn_weight;
+
+/* rows/cols of a weight viewed as a matrix [N, K] */
+static inline int64_t jn_weight_rows(const jn_weight *w) { return w->shape[0]; }
+static inline int64_t jn_weight_cols(const jn_weight *w) {
+    int64_t k = 1;
+    for (int i = 1; i < w->n_dims; i++) k *= w->shape[i];
+    return k;
+}
+
+typedef struct jn_backend jn_backend;
+struct jn_backend {
+    const char *name; /* "ref", "cpu", "cuda" */
+    void *impl;       /* implementation state (thread pool, cuBLAS handle, stream, scratch) */
+
+    /* ---- memory ---- */
+    void *(*alloc)(jn_backend *be, size_t nbytes);            /* NULL on failure; 64-byte aligned */
+    void (*free)(jn_backend *be, void *p);                      /* NULL ok */
+    void (*upload)(jn_backend *be, void *dst, const void *src_host, size_t nbytes);
+    void (*download)(jn_backend *be, void *dst_host, const void *src, size_t nbytes); /* synchronizes */
+    void (*copy)(jn_backend *be, void *dst, const void *src, size_t nbytes);
+    void (*memset0)(jn_backend *be, void *dst, size_t nbytes);
+    /* Makes w->dev usable by this backend (cpu: w->dev = data; cuda: device copy). */
+    jn_status (*weight_upload)(jn_backend *be, jn_weight *w, jn_error *err);
+    void (*weight_release)(jn_backend *be, jn_weight *w);
+    void (*synchronize)(jn_backend *be);
+    void (*destroy)(jn_backend *be);                            /* frees the backend itself */
+
+    /* ---- linear algebra ---- */
+    /* y[M,N] = x[M,K] · W[N,K]^T (+ bias[N] if bias != NULL). K must equal jn_weight_cols(w);
+     * for q8_0/q4_0 weights K is a multiple of 32 (x is used at full f32 precision: the reference
+     * dequantizes W to f32; the cpu backend may quantize x to q8 blocks like ggml and is tested
+     * against the reference with a measured tolerance). */
+    void (*matmul)(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int M);
+    /* y[n, K] = rows ids_host[i] of W[N, K], converted to f32. ids in [0, N) (checked by callers). */
+    void (*get_rows)(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n);
+
+    /* ---- normalisation ---- */
+    /* y[M,N] = x · rsqrt(mean(x², row) + eps) · w[N]   (LLaMA RMSNorm; in place allowed) */
+    void (*rms_norm)(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps);
+    /* y[M,N] = (x − mean) · rsqrt(biased var + eps) · w + b   (LayerNorm; in place allowed) */
+    void (*layer_norm)(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M,
+                       int N, float eps);
+    /* GroupNorm on one channels-last image x[HW, C]: G groups of C/G consecutive channels,
+     * statistics over (C/G)·HW values (biased variance), then per-channel affine w[C], b[C].
+     * In place allowed. */
+    void (*group_norm)(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                       int C, int G, float eps);
+
+    /* ---- position / attention ---- */
+    /* In-place rotate-half ("NeoX") RoPE on x viewed as [n_seq*n_tok rows, ld floats]; each row
+     * holds n_head heads of d_head values starting at column 0. Row s*n_tok + t has position
+     * pos0_host[s] + t. inv_freq[i] = 1 / theta^(2i/d_head) computed in f32 (powf, as PyTorch),
+     * angle = f32(inv_freq[i] · pos), c = cosf(angle), s = sinf(angle);
+     * out[i] = x[i]·c − x[i+d/2]·s, out[i+d/2] = x[i+d/2]·c + x[i]·s for i < d_head/2. */
+    void (*rope)(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                 const int32_t *pos0_host, float theta);
+    /* Scaled dot-product attention, per sequence s < n_seq and head h < n_head:
+     *   query rows   q + (s*n_q + i)*ldq + h*d_head          (i < n_q)
+     *   key rows     k + s*seq_stride + j*ldkv + h*d_head    (j < n_kv); same for v
+     *   output rows  out + (s*n_q + i)*ldo + h*d_head
+     *   out = softmax(scale · q·kᵀ + mask) · v, softmax in f32 with max subtraction;
+     *   causal != 0: query i sees keys j <= n_kv − n_q + i (the queries are the last n_q
+     *   positions); causal == 0: all keys. out must not alias q/k/v. */
+    void (*attention)(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                      int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                      int causal, float scale);
+
+    /* ---- element-wise (n elements; in place allowed) ---- */
+    void (*add)(jn_backend *be, float *y, const float *a, const float *b, size_t n);  /* y = a + b */
+    void (*mul)(jn_backend *be, float *y, const float *a, const float *b, size_t n);  /* y = a ⊙ b */
+    void (*scale)(jn_backend *be, float *y, const float *x, float s, size_t n);       /* y = s·x */
+    void (*gelu)(jn_backend *be, float *y, const float *x, size_t n);   /* exact: 0.5x(1+erf(x/√2)) */
+    void (*silu)(jn_backend *be, float *y, const float *x, size_t n);   /* x·sigmoid(x) (= swish) */
+    void (*swiglu)(jn_backend *be, float *y, const float *gate, const float *up, size_t n); /* silu(g)⊙u */
+    /* y[rows, cols] (row stride ldy) = x[rows, cols] (row stride ldx): strided 2-D copy, used to
+     * write K/V rows into the cache and to gather columns. No aliasing. */
+    void (*copy2d)(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols);
+
+    /* ---- convolution (VQ decoder, patch embedding), channels-last ---- */
+    /* x[H, W, Cin] (channels-last), W[Cout, Cin, kh, kw] any dtype, bias f32 [Cout] or NULL,
+     * zero padding pad, stride s: y[Ho, Wo, Cout], Ho = (H + 2·pad − kh)/s + 1 (same for Wo).
+     * Equivalent to PyTorch conv2d on the CHW tensor. */
+    void (*conv2d)(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int H,
+                   int W, int stride, int pad);
+    /* y[2H, 2W, C] = x[H, W, C] nearest-neighbour ×2 (out[y][x] = in[y/2][x/2]). */
+    void (*upsample2x)(jn_backend *be, float *y, const float *x, int H, int W, int C);
+};
+
+/* Constructors. n_threads <= 0: all online CPUs. Return NULL + err on failure. */
+jn_backend *jn_backend_ref_create(jn_error *err);
+jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err);
+/* Returns NULL + err ("no CUDA device" / "built without CUDA") when unavailable. */
+jn_backend *jn_backend_cuda_create(int device, jn_error *err);
+/* 1 if this build contains the CUDA backend and a device is present. */
+int jn_backend_cuda_available(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

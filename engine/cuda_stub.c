@@ -1,0 +1,10 @@
+/* engine/cuda_stub.c — the CUDA backend entry points in a build without CUDA. */
+#include "backend.h"
+
+jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
+    (void)device;
+    jn_fail(err, JN_ERR_USAGE, "this janus was built without CUDA (install the CUDA toolkit and rebuild)");
+    return NULL;
+}
+
+int jn_backend_cuda_available(void) { return 0; }
