@@ -134,6 +134,11 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err);
 jn_backend *jn_backend_cuda_create(int device, jn_error *err);
 /* 1 if this build contains the CUDA backend and a device is present. */
 int jn_backend_cuda_available(void);
+/* CUDA ops return void and run asynchronously: the first failing CUDA/cuBLAS call is kept in the
+ * backend (sticky). Returns JN_OK if none failed (and for any non-cuda backend), else records
+ * "cuda device N: file:line: statement failed: reason" in err and returns its status. Call it
+ * after synchronize()/download() to check a batch of ops. */
+jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
 
 #ifdef __cplusplus
 }

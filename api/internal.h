@@ -1,0 +1,67 @@
+/* api/internal.h — the model object shared by the API's translation units. The only place that
+ * knows the whole Janus-Pro model: it wires vision -> aligner -> LM and LM -> gen head -> sampler
+ * -> gen feedback -> LM -> VQ decoder. */
+#ifndef JANUS_API_INTERNAL_H
+#define JANUS_API_INTERNAL_H
+
+#include "janus.h"
+
+#include "engine/backend.h"
+#include "engine/gguf.h"
+#include "engine/weights.h"
+#include "decoder/lm.h"
+#include "decoder/tokenizer.h"
+#include "vision/siglip.h"
+#include "vq_tokenizer/gen.h"
+#include "vq_tokenizer/vq_decoder.h"
+
+struct janus_tokenizer {
+    jn_tokenizer *tok;
+    int owned; /* 0 when it belongs to a model */
+};
+
+/* Prompt template and special tokens, all from GGUF metadata. */
+typedef struct janus_prompt_cfg {
+    char *system, *sep, *sep2, *user_role, *assistant_role, *image_tag, *image_start_tag, *image_end_tag, *pad_tag;
+    int32_t bos, eos, pad, image_placeholder, image_start, image_end;
+} janus_prompt_cfg;
+
+/* Image processor settings (preprocessor_config.json). */
+typedef struct janus_image_cfg {
+    int size, min_size, n_image_tokens;
+    uint8_t background[3];
+    float mean[3], std[3];
+    double rescale;
+} janus_image_cfg;
+
+struct janus_model {
+    char *path;
+    char name[256];
+    int verbose;
+    jn_gguf *gguf;
+    jn_wstore *store;
+    jn_backend *be;
+    jn_lm_hparams lm_hp;
+    jn_lm_weights lm_w;
+    jn_gen_hparams gen_hp;
+    jn_gen_weights gen_w;
+    jn_vision_hparams vis_hp;
+    jn_vision_weights vis_w;
+    jn_vq_hparams vq_hp;
+    jn_vq_weights vq_w;
+    struct janus_tokenizer tokenizer;
+    janus_prompt_cfg prompt;
+    janus_image_cfg image;
+};
+
+/* jn_error and janus_error share their layout. */
+#define JN_ERR(e) ((jn_error *)(void *)(e))
+
+/* Dump helpers (api/dump.c): write into dir/name; no-ops when dir is NULL. */
+jn_status janus_dump_f32(const char *dir, const char *name, const float *data, int n_dims, const int64_t *shape,
+                         jn_error *err);
+jn_status janus_dump_ids(const char *dir, const char *name, const int32_t *ids, size_t n, jn_error *err);
+/* Creates dir if missing (one level). */
+jn_status janus_dump_prepare(const char *dir, jn_error *err);
+
+#endif

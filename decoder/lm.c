@@ -1,0 +1,314 @@
+/* decoder/lm.c — LLaMA-style transformer forward with a preallocated KV cache (see lm.h).
+ *
+ * Why this shape: every forward call pushes all n_seq * n_tok rows through each weight matrix in
+ * one backend matmul (the 2 CFG rows of image generation share each weight read; a prompt prefill
+ * is one GEMM per matrix). All buffers come from session creation, so the decode loop allocates
+ * nothing. The code is written once against the jn_backend ops table (ref, cpu, cuda). */
+#include "lm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct jn_lm_session {
+    jn_backend *be;
+    const jn_lm_hparams *hp;
+    const jn_lm_weights *w;
+    int n_seq_max, n_ctx, n_tok_max;
+    int n_past;
+    size_t nbytes;
+    /* KV cache, per layer: [n_seq_max][n_ctx][kv_dim] (K after RoPE) */
+    float *k_cache; /* [n_layer][n_seq_max][n_ctx][kv_dim] */
+    float *v_cache; /* same */
+    /* activation scratch, R = n_tok_max rows */
+    float *cur;     /* [R, n_embd]  residual stream */
+    float *xn;      /* [R, n_embd]  normed input of a sub-layer */
+    float *q;       /* [R, q_dim] */
+    float *k;       /* [R, kv_dim] */
+    float *v;       /* [R, kv_dim] */
+    float *att;     /* [R, q_dim]  attention output */
+    float *tmp;     /* [R, n_embd] sub-layer output */
+    float *gate;    /* [R, n_ff] */
+    float *up;      /* [R, n_ff] */
+    int32_t *pos0;  /* host [n_seq_max] */
+};
+
+/* ------------------------------------------------------------------ binding */
+
+static jn_status check_hparams(const jn_lm_hparams *hp, jn_error *err) {
+    if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_head <= 0 || hp->n_kv_head <= 0 || hp->d_head <= 0 ||
+        hp->n_ff <= 0 || hp->n_vocab <= 0 || hp->max_ctx <= 0)
+        return jn_fail(err, JN_ERR_FORMAT,
+                       "LM hyper-parameters must be positive (n_embd %d, n_layer %d, n_head %d, n_kv_head %d, "
+                       "d_head %d, n_ff %d, n_vocab %d, max_ctx %d)",
+                       hp->n_embd, hp->n_layer, hp->n_head, hp->n_kv_head, hp->d_head, hp->n_ff, hp->n_vocab,
+                       hp->max_ctx);
+    if (hp->d_head % 2 != 0)
+        return jn_fail(err, JN_ERR_FORMAT, "LM head size d_head = %d must be even for rotary embeddings", hp->d_head);
+    if (hp->n_kv_head != hp->n_head)
+        return jn_fail(err, JN_ERR_FORMAT,
+                       "LM has %d key/value heads for %d query heads: grouped-query attention is not supported "
+                       "(Janus-Pro uses n_kv_head == n_head)",
+                       hp->n_kv_head, hp->n_head);
+    if (!(hp->rms_eps > 0.0f) || !(hp->rope_theta > 0.0f))
+        return jn_fail(err, JN_ERR_FORMAT, "LM rms_eps (%g) and rope_theta (%g) must be positive",
+                       (double)hp->rms_eps, (double)hp->rope_theta);
+    return JN_OK;
+}
+
+static jn_weight *get2(jn_wstore *st, jn_error *err, int64_t d0, int64_t d1, unsigned mask, const char *name) {
+    int64_t shape[2] = {d0, d1};
+    return jn_wstore_get(st, name, 2, shape, mask, err);
+}
+static jn_weight *get1(jn_wstore *st, jn_error *err, int64_t d0, const char *name) {
+    int64_t shape[1] = {d0};
+    return jn_wstore_get(st, name, 1, shape, JN_DTYPE_MASK_F32, err);
+}
+
+jn_status jn_lm_bind(jn_lm_weights *w, jn_wstore *store, const jn_lm_hparams *hp, jn_error *err) {
+    memset(w, 0, sizeof *w);
+    jn_status st = check_hparams(hp, err);
+    if (st != JN_OK) return st;
+    const int64_t E = hp->n_embd, QD = (int64_t)hp->n_head * hp->d_head, KVD = (int64_t)hp->n_kv_head * hp->d_head;
+    jn_lm_weights t;
+    memset(&t, 0, sizeof t);
+    if (!(t.tok_embd = get2(store, err, hp->n_vocab, E, 0, "lm.embed_tokens.weight"))) return err ? err->code : JN_ERR_FORMAT;
+    if (!(t.norm = get1(store, err, E, "lm.norm.weight"))) return err ? err->code : JN_ERR_FORMAT;
+    if (!(t.lm_head = get2(store, err, hp->n_vocab, E, 0, "lm_head.weight"))) return err ? err->code : JN_ERR_FORMAT;
+    t.layers = calloc((size_t)hp->n_layer, sizeof *t.layers);
+    if (!t.layers) return jn_fail(err, JN_ERR_NOMEM, "out of memory binding %d LM layers", hp->n_layer);
+    for (int i = 0; i < hp->n_layer; i++) {
+        jn_lm_layer *L = &t.layers[i];
+        char name[128];
+#define JN_LM_GET(dst, expr, fmt)                                   \
+    do {                                                            \
+        snprintf(name, sizeof name, fmt, i);                        \
+        if (!((dst) = (expr))) {                                    \
+            free(t.layers);                                         \
+            return err ? err->code : JN_ERR_FORMAT;                 \
+        }                                                           \
+    } while (0)
+        JN_LM_GET(L->attn_norm, get1(store, err, E, name), "lm.layers.%d.input_layernorm.weight");
+        JN_LM_GET(L->wq, get2(store, err, QD, E, 0, name), "lm.layers.%d.self_attn.q_proj.weight");
+        JN_LM_GET(L->wk, get2(store, err, KVD, E, 0, name), "lm.layers.%d.self_attn.k_proj.weight");
+        JN_LM_GET(L->wv, get2(store, err, KVD, E, 0, name), "lm.layers.%d.self_attn.v_proj.weight");
+        JN_LM_GET(L->wo, get2(store, err, E, QD, 0, name), "lm.layers.%d.self_attn.o_proj.weight");
+        JN_LM_GET(L->ffn_norm, get1(store, err, E, name), "lm.layers.%d.post_attention_layernorm.weight");
+        JN_LM_GET(L->w_gate, get2(store, err, hp->n_ff, E, 0, name), "lm.layers.%d.mlp.gate_proj.weight");
+        JN_LM_GET(L->w_up, get2(store, err, hp->n_ff, E, 0, name), "lm.layers.%d.mlp.up_proj.weight");
+        JN_LM_GET(L->w_down, get2(store, err, E, hp->n_ff, 0, name), "lm.layers.%d.mlp.down_proj.weight");
+#undef JN_LM_GET
+    }
+    *w = t;
+    return JN_OK;
+}
+
+void jn_lm_weights_free(jn_lm_weights *w) {
+    if (!w) return;
+    free(w->layers);
+    memset(w, 0, sizeof *w);
+}
+
+jn_status jn_lm_weights_upload(jn_backend *be, jn_lm_weights *w, const jn_lm_hparams *hp, jn_error *err) {
+    jn_weight *top[3] = {w->tok_embd, w->norm, w->lm_head};
+    for (int i = 0; i < 3; i++) {
+        jn_status st = be->weight_upload(be, top[i], err);
+        if (st != JN_OK) return st;
+    }
+    for (int l = 0; l < hp->n_layer; l++) {
+        jn_lm_layer *L = &w->layers[l];
+        jn_weight *ws[9] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->ffn_norm, L->w_gate, L->w_up, L->w_down};
+        for (int i = 0; i < 9; i++) {
+            jn_status st = be->weight_upload(be, ws[i], err);
+            if (st != JN_OK) return st;
+        }
+    }
+    return JN_OK;
+}
+
+/* ------------------------------------------------------------------ session */
+
+jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
+                                    int n_ctx, int n_tok_max, jn_error *err) {
+    if (check_hparams(hp, err) != JN_OK) return NULL;
+    if (n_seq_max < 1 || n_ctx < 1 || n_tok_max < 1) {
+        jn_fail(err, JN_ERR_USAGE, "LM session sizes must be positive (n_seq_max %d, n_ctx %d, n_tok_max %d)",
+                n_seq_max, n_ctx, n_tok_max);
+        return NULL;
+    }
+    if (n_ctx > hp->max_ctx) {
+        jn_fail(err, JN_ERR_USAGE, "requested context of %d positions exceeds the model's maximum of %d", n_ctx,
+                hp->max_ctx);
+        return NULL;
+    }
+    jn_lm_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        jn_fail(err, JN_ERR_NOMEM, "out of memory creating the LM session");
+        return NULL;
+    }
+    s->be = be;
+    s->hp = hp;
+    s->w = w;
+    s->n_seq_max = n_seq_max;
+    s->n_ctx = n_ctx;
+    s->n_tok_max = n_tok_max;
+    s->pos0 = calloc((size_t)n_seq_max, sizeof *s->pos0);
+    if (!s->pos0) {
+        jn_lm_session_free(s);
+        jn_fail(err, JN_ERR_NOMEM, "out of memory creating the LM session");
+        return NULL;
+    }
+
+    const size_t E = (size_t)hp->n_embd, QD = (size_t)hp->n_head * hp->d_head,
+                 KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
+    size_t cache_elems = 0;
+    int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache_elems) &&
+             jn_mul_ok(cache_elems, (size_t)n_ctx, &cache_elems) && jn_mul_ok(cache_elems, KVD, &cache_elems) &&
+             jn_mul_ok(cache_elems, sizeof(float), &cache_elems);
+    if (!ok) {
+        jn_lm_session_free(s);
+        jn_fail(err, JN_ERR_USAGE, "KV cache size overflows (n_seq %d x n_ctx %d)", n_seq_max, n_ctx);
+        return NULL;
+    }
+    struct {
+        float **p;
+        size_t nbytes;
+        const char *what;
+    } bufs[] = {
+        {&s->k_cache, cache_elems, "K cache"},
+        {&s->v_cache, cache_elems, "V cache"},
+        {&s->cur, R * E * sizeof(float), "activations"},
+        {&s->xn, R * E * sizeof(float), "activations"},
+        {&s->q, R * QD * sizeof(float), "activations"},
+        {&s->k, R * KVD * sizeof(float), "activations"},
+        {&s->v, R * KVD * sizeof(float), "activations"},
+        {&s->att, R * QD * sizeof(float), "activations"},
+        {&s->tmp, R * E * sizeof(float), "activations"},
+        {&s->gate, R * FF * sizeof(float), "activations"},
+        {&s->up, R * FF * sizeof(float), "activations"},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        *bufs[i].p = be->alloc(be, bufs[i].nbytes);
+        if (!*bufs[i].p) {
+            jn_lm_session_free(s);
+            jn_fail(err, JN_ERR_NOMEM,
+                    "out of %s memory allocating the LM %s (%.1f MiB; n_seq %d, n_ctx %d, n_tok_max %d)", be->name,
+                    bufs[i].what, (double)bufs[i].nbytes / (1024.0 * 1024.0), n_seq_max, n_ctx, n_tok_max);
+            return NULL;
+        }
+        s->nbytes += bufs[i].nbytes;
+    }
+    return s;
+}
+
+void jn_lm_session_free(jn_lm_session *s) {
+    if (!s) return;
+    float *bufs[] = {s->k_cache, s->v_cache, s->cur, s->xn, s->q, s->k, s->v, s->att, s->tmp, s->gate, s->up};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) s->be->free(s->be, bufs[i]);
+    free(s->pos0);
+    free(s);
+}
+
+void jn_lm_session_reset(jn_lm_session *s) { s->n_past = 0; }
+int jn_lm_session_n_past(const jn_lm_session *s) { return s->n_past; }
+void jn_lm_session_truncate(jn_lm_session *s, int n_past) {
+    JN_ASSERT(n_past >= 0 && n_past <= s->n_past);
+    s->n_past = n_past;
+}
+size_t jn_lm_session_nbytes(const jn_lm_session *s) { return s->nbytes; }
+
+/* ------------------------------------------------------------------ forward */
+
+jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, float *hidden, int last_only,
+                        jn_error *err) {
+    jn_backend *be = s->be;
+    const jn_lm_hparams *hp = s->hp;
+    const jn_lm_weights *w = s->w;
+    if (n_seq < 1 || n_tok < 1 || n_seq > s->n_seq_max)
+        return jn_fail(err, JN_ERR_USAGE, "LM forward: n_seq %d / n_tok %d out of range (session holds %d sequences)",
+                       n_seq, n_tok, s->n_seq_max);
+    if ((int64_t)n_seq * n_tok > s->n_tok_max)
+        return jn_fail(err, JN_ERR_USAGE,
+                       "LM forward: %d sequences x %d tokens = %lld rows exceed the session's %d rows per call",
+                       n_seq, n_tok, (long long)n_seq * n_tok, s->n_tok_max);
+    if ((int64_t)s->n_past + n_tok > s->n_ctx)
+        return jn_fail(err, JN_ERR_USAGE,
+                       "context overflow: %d cached positions + %d new tokens exceed the context size of %d",
+                       s->n_past, n_tok, s->n_ctx);
+
+    const int E = hp->n_embd, D = hp->d_head, H = hp->n_head, KVH = hp->n_kv_head;
+    const int QD = H * D, KVD = KVH * D, FF = hp->n_ff;
+    const int R = n_seq * n_tok;           /* rows in this call */
+    const int n_past = s->n_past, n_kv = n_past + n_tok;
+    const size_t seq_stride = (size_t)s->n_ctx * KVD;           /* floats between sequences in a layer's cache */
+    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride; /* floats between layers */
+    const float scale = 1.0f / sqrtf((float)D);
+    const int gather_last = last_only && n_tok > 1; /* last layer: only the last row of each sequence goes on */
+
+    for (int i = 0; i < n_seq; i++) s->pos0[i] = n_past;
+
+    float *cur = s->cur; /* [R, E] residual stream */
+    be->copy(be, cur, x, (size_t)R * E * sizeof(float));
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const jn_lm_layer *L = &w->layers[l];
+        const int last_layer = (l == hp->n_layer - 1);
+        float *kc = s->k_cache + (size_t)l * layer_stride; /* [n_seq_max][n_ctx][KVD] */
+        float *vc = s->v_cache + (size_t)l * layer_stride;
+
+        /* ---- attention ---- */
+        be->rms_norm(be, s->xn, cur, L->attn_norm, R, E, hp->rms_eps); /* xn: [R, E] */
+        be->matmul(be, s->k, s->xn, L->wk, NULL, R);                    /* k: [R, KVD] */
+        be->matmul(be, s->v, s->xn, L->wv, NULL, R);                    /* v: [R, KVD] */
+        be->rope(be, s->k, n_seq, n_tok, KVH, D, KVD, s->pos0, hp->rope_theta);
+        for (int sq = 0; sq < n_seq; sq++) { /* append rows n_past.. of sequence sq */
+            be->copy2d(be, kc + sq * seq_stride + (size_t)n_past * KVD, KVD, s->k + (size_t)sq * n_tok * KVD, KVD,
+                       n_tok, KVD);
+            be->copy2d(be, vc + sq * seq_stride + (size_t)n_past * KVD, KVD, s->v + (size_t)sq * n_tok * KVD, KVD,
+                       n_tok, KVD);
+        }
+
+        int nq = n_tok, Rq = R; /* query rows per sequence / in total */
+        if (last_layer && gather_last) {
+            /* Only the last position of each sequence is needed from here on: gather those rows of
+             * the normed input and of the residual stream (row sq*n_tok + n_tok-1 → row sq). */
+            nq = 1;
+            Rq = n_seq;
+            be->copy2d(be, s->tmp, E, s->xn + (size_t)(n_tok - 1) * E, n_tok * E, n_seq, E);
+            be->copy(be, s->xn, s->tmp, (size_t)n_seq * E * sizeof(float));
+            be->copy2d(be, s->tmp, E, cur + (size_t)(n_tok - 1) * E, n_tok * E, n_seq, E);
+            be->copy(be, cur, s->tmp, (size_t)n_seq * E * sizeof(float));
+            for (int i = 0; i < n_seq; i++) s->pos0[i] = n_past + n_tok - 1;
+        }
+        be->matmul(be, s->q, s->xn, L->wq, NULL, Rq); /* q: [Rq, QD] */
+        be->rope(be, s->q, n_seq, nq, H, D, QD, s->pos0, hp->rope_theta);
+        be->attention(be, s->att, s->q, kc, vc, n_seq, nq, n_kv, H, D, QD, KVD, seq_stride, QD, 1, scale);
+        be->matmul(be, s->tmp, s->att, L->wo, NULL, Rq); /* tmp: [Rq, E] */
+        be->add(be, cur, cur, s->tmp, (size_t)Rq * E);
+
+        /* ---- MLP ---- */
+        be->rms_norm(be, s->xn, cur, L->ffn_norm, Rq, E, hp->rms_eps);
+        be->matmul(be, s->gate, s->xn, L->w_gate, NULL, Rq); /* gate: [Rq, FF] */
+        be->matmul(be, s->up, s->xn, L->w_up, NULL, Rq);     /* up: [Rq, FF] */
+        be->swiglu(be, s->gate, s->gate, s->up, (size_t)Rq * FF);
+        be->matmul(be, s->tmp, s->gate, L->w_down, NULL, Rq); /* tmp: [Rq, E] */
+        be->add(be, cur, cur, s->tmp, (size_t)Rq * E);
+
+        if (last_layer) {
+            /* ---- final norm ---- */
+            /* Rq == n_seq when last_only (gathered above, or n_tok == 1), else Rq == R */
+            be->rms_norm(be, hidden, cur, w->norm, Rq, E, hp->rms_eps); /* hidden: [Rq, E] */
+        }
+    }
+    s->n_past = n_kv;
+    return JN_OK;
+}
+
+void jn_lm_logits(jn_lm_session *s, const float *hidden, int M, float *logits) {
+    s->be->matmul(s->be, logits, hidden, s->w->lm_head, NULL, M); /* logits: [M, n_vocab] */
+}
+
+void jn_lm_embed(jn_lm_session *s, const int32_t *ids_host, int n, float *out) {
+    s->be->get_rows(s->be, out, s->w->tok_embd, ids_host, n); /* out: [n, n_embd] */
+}

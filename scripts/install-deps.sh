@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh — Debian packages janus.c needs to build and test (run as root or with
+# sudo). CUDA is optional: the CUDA backend is built only when nvcc is found.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+PKGS="build-essential cmake pkg-config clang libpng-dev libjpeg62-turbo-dev libonig-dev \
+      libavformat-dev libavcodec-dev libswscale-dev libavutil-dev nodejs npm"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi

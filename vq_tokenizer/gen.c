@@ -1,0 +1,62 @@
+/* vq_tokenizer/gen.c — gen_head (hidden → codebook logits) and gen_embed + gen_aligner (sampled code →
+ * next LM input). See gen.h. */
+#include "gen.h"
+
+#include <string.h>
+
+#include "engine/nn.h"
+
+static jn_weight *get(jn_wstore *st, jn_error *err, const char *name, int n_dims, int64_t d0, int64_t d1,
+                      unsigned mask) {
+    int64_t shape[2] = {d0, d1};
+    return jn_wstore_get(st, name, n_dims, shape, mask, err);
+}
+
+jn_status jn_gen_bind(jn_gen_weights *w, jn_wstore *store, const jn_gen_hparams *hp, jn_error *err) {
+    memset(w, 0, sizeof *w);
+    if (hp->n_embd <= 0 || hp->codebook_size <= 0 || hp->codebook_dim <= 0 || hp->head_embd <= 0)
+        return jn_fail(err, JN_ERR_FORMAT,
+                       "generation head sizes must be positive (n_embd %d, codebook_size %d, codebook_dim %d, "
+                       "head_embd %d)",
+                       hp->n_embd, hp->codebook_size, hp->codebook_dim, hp->head_embd);
+    jn_gen_weights t;
+    const int64_t E = hp->n_embd, C = hp->codebook_size, CD = hp->codebook_dim, HE = hp->head_embd;
+    if (!(t.embed = get(store, err, "gen_embed.weight", 2, C, CD, 0)) ||
+        !(t.align_w1 = get(store, err, "gen_aligner.layers.0.weight", 2, E, CD, 0)) ||
+        !(t.align_b1 = get(store, err, "gen_aligner.layers.0.bias", 1, E, 1, JN_DTYPE_MASK_F32)) ||
+        !(t.align_w2 = get(store, err, "gen_aligner.layers.2.weight", 2, E, E, 0)) ||
+        !(t.align_b2 = get(store, err, "gen_aligner.layers.2.bias", 1, E, 1, JN_DTYPE_MASK_F32)) ||
+        !(t.head_w1 = get(store, err, "gen_head.output_mlp_projector.weight", 2, HE, E, 0)) ||
+        !(t.head_b1 = get(store, err, "gen_head.output_mlp_projector.bias", 1, HE, 1, JN_DTYPE_MASK_F32)) ||
+        !(t.head_w2 = get(store, err, "gen_head.vision_head.weight", 2, C, HE, 0)) ||
+        !(t.head_b2 = get(store, err, "gen_head.vision_head.bias", 1, C, 1, JN_DTYPE_MASK_F32)))
+        return err ? err->code : JN_ERR_FORMAT;
+    *w = t;
+    return JN_OK;
+}
+
+jn_status jn_gen_weights_upload(jn_backend *be, jn_gen_weights *w, jn_error *err) {
+    jn_weight *ws[9] = {w->embed,   w->align_w1, w->align_b1, w->align_w2, w->align_b2,
+                        w->head_w1, w->head_b1,  w->head_w2,  w->head_b2};
+    for (int i = 0; i < 9; i++) {
+        jn_status st = be->weight_upload(be, ws[i], err);
+        if (st != JN_OK) return st;
+    }
+    return JN_OK;
+}
+
+void jn_gen_feedback(jn_backend *be, const jn_gen_weights *w, const jn_gen_hparams *hp, const int32_t *ids_host, int n,
+                     float *out, float *scratch) {
+    for (int i = 0; i < n; i++) JN_ASSERT(ids_host[i] >= 0 && ids_host[i] < hp->codebook_size);
+    float *hidden = scratch;                          /* [n, n_embd] */
+    float *e = scratch + (size_t)n * hp->n_embd;      /* [n, codebook_dim] */
+    be->get_rows(be, e, w->embed, ids_host, n);
+    jn_mlp2_gelu(be, out, e, n, w->align_w1, w->align_b1, w->align_w2, w->align_b2, hidden); /* out: [n, n_embd] */
+}
+
+void jn_gen_head(jn_backend *be, const jn_gen_weights *w, const jn_gen_hparams *hp, const float *h, int n,
+                 float *logits, float *scratch) {
+    (void)hp;
+    /* scratch: [n, head_embd]; logits: [n, codebook_size] */
+    jn_mlp2_gelu(be, logits, h, n, w->head_w1, w->head_b1, w->head_w2, w->head_b2, scratch);
+}
