@@ -119,8 +119,10 @@ typedef struct janus_image {
 /* Decodes any supported file (PNG, JPEG, and whatever FFmpeg reads; for videos the frame at
  * at_seconds, < 0 for the first) to RGB exactly as PIL's Image.open(f).convert("RGB"). */
 int janus_image_load(const char *path, double at_seconds, janus_image *out, janus_error *err);
-/* Writes PNG or JPEG by extension (.png / .jpg / .jpeg). PNG gets tEXt chunks from kv pairs
- * (key0, value0, key1, value1, ...). Refuses to overwrite an existing file unless force. */
+/* Writes PNG or JPEG by extension (.png / .jpg / .jpeg). PNG gets tEXt/iTXt chunks from n_kv
+ * key/value pairs: text_kv holds 2*n_kv strings (key0, value0, key1, value1, ...). Writes a
+ * temporary file and moves it into place; refuses to overwrite an existing file unless force.
+ * jpeg_quality 1..100 (<= 0: 75). */
 int janus_image_write(const janus_image *img, const char *path, const char *const *text_kv, int n_kv, int force,
                       int jpeg_quality, janus_error *err);
 void janus_image_free(janus_image *img);          /* frees img->rgb */
@@ -170,6 +172,33 @@ int janus_generate(janus_model *m, const janus_gen_params *p, janus_image **imag
 /* VQ-decodes n_images grids of 576 token ids each into images. */
 int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, janus_image **images,
                         janus_error *err);
+
+/* ---------------- benchmarks ---------------- */
+
+typedef struct janus_bench_params {
+    int vision;          /* time SigLIP + aligner on one image (random pixels) */
+    int text;            /* time prefill of prefill_tokens and decode of decode_tokens */
+    int prefill_tokens;  /* default 600 (a 576-token image plus a short question) */
+    int decode_tokens;   /* default 32 */
+    int gen_images;      /* n for the generation step loop (0 = skip) */
+    int gen_steps;       /* steps to time (576 = a whole image; fewer are extrapolated) */
+    int vq;              /* time one VQ decode */
+    janus_progress_fn progress; void *progress_user;
+} janus_bench_params;
+
+typedef struct janus_bench_result {
+    double vision_s;            /* one image: SigLIP + aligner */
+    double prefill_tok_per_s;
+    double decode_tok_per_s;    /* text decode incl. lm_head */
+    double gen_prefill_s;       /* CFG prompt prefill (2n rows) */
+    double gen_step_s;          /* mean seconds per image-token step (all 2n rows) */
+    double gen_image_s;         /* prefill + 576 steps + VQ decode of n images, per image */
+    double vq_decode_s;         /* one image */
+    size_t peak_rss_bytes;
+} janus_bench_result;
+
+janus_bench_params janus_bench_default_params(void);
+int janus_bench(janus_model *m, const janus_bench_params *p, janus_bench_result *r, janus_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,77 @@
-/* cli/cmd_convert.c — placeholder until the command lands. */
+/* cli/cmd_convert.c — `janus convert MODEL_DIR -o FILE.gguf [--type T] [--keep-unused] [--force] [-v]`.
+ *
+ * Thin front end over janus_convert(): parses flags, prints the output path on stdout on success,
+ * progress on stderr. Exit codes: 0 ok, 1 runtime, 2 usage (bad flag, output exists without
+ * --force), 3 bad or missing input. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: janus convert MODEL_DIR -o FILE.gguf [--type f32|f16|bf16|q8_0|q4_0] [--keep-unused] [--force] [-v]\n"
+            "\n"
+            "Converts an official Janus-Pro download (config.json, pytorch_model*.bin or *.safetensors,\n"
+            "tokenizer and processor files) into one GGUF file.\n"
+            "\n"
+            "  -o, --output FILE   output .gguf (written to a temporary file, renamed at the end)\n"
+            "  -t, --type T        bf16 (default; exact copy of the official weights), f16, f32,\n"
+            "                      q8_0 or q4_0 (LLM linear weights and gen_head quantized, the rest bf16)\n"
+            "      --keep-unused   keep tensors inference never reads (VQ encoder, SigLIP attn_pool, ...)\n"
+            "  -f, --force         overwrite an existing output file\n"
+            "  -v, --verbose       say what is converted and how long it took (stderr)\n");
+}
+
 int cmd_convert(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "janus convert: not available in this build yet\n");
-    return 1;
+    janus_convert_params p = janus_convert_default_params();
+    int verbose = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (++i >= argc) return cli_usage_error("convert", "%s needs a file name", a);
+            p.out_path = argv[i];
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--type")) {
+            if (++i >= argc) return cli_usage_error("convert", "%s needs a type", a);
+            p.type = argv[i];
+        } else if (!strncmp(a, "--type=", 7)) {
+            p.type = a + 7;
+        } else if (!strcmp(a, "--keep-unused")) {
+            p.keep_unused = 1;
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
+            p.force = 1;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            verbose = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("convert", "unknown option '%s'", a);
+        } else if (!p.model_dir) {
+            p.model_dir = a;
+        } else {
+            return cli_usage_error("convert", "unexpected argument '%s' (one MODEL_DIR only)", a);
+        }
+    }
+    if (!p.model_dir) return cli_usage_error("convert", "missing MODEL_DIR");
+    if (!p.out_path) return cli_usage_error("convert", "missing -o FILE.gguf");
+    static const char *const TYPES[] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
+    int ok = 0;
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) ok |= !strcmp(p.type, TYPES[i]);
+    if (!ok) return cli_usage_error("convert", "unknown --type '%s' (expected f32, f16, bf16, q8_0 or q4_0)", p.type);
+    p.progress = cli_progress;
+    if (verbose) fprintf(stderr, "janus convert: %s -> %s (type %s%s)\n", p.model_dir, p.out_path, p.type,
+                         p.keep_unused ? ", keeping unused tensors" : "");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    janus_error err = {0};
+    if (janus_convert(&p, &err) != JANUS_OK) return cli_fail("convert", &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (verbose)
+        fprintf(stderr, "janus convert: done in %.1f s\n",
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    printf("%s\n", p.out_path);
+    return 0;
 }

@@ -1,4 +1,5 @@
 /* cli/main.c — `janus` command dispatcher. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,14 +21,19 @@ jn_status jn_fail(jn_error *err, jn_status code, const char *fmt, ...) {
 
 jn_status jn_error_prefix(jn_error *err, const char *fmt, ...) {
     if (!err) return JN_ERR_RUNTIME;
-    char prefix[JN_ERROR_MAX], old[JN_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
+    char old[JN_ERROR_MAX];
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = 0;
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    size_t off = n < 0 ? 0 : ((size_t)n < sizeof err->msg ? (size_t)n : sizeof err->msg - 1);
+    /* append ": <old message>" piecewise (truncating), without a format the compiler must bound */
+    const char *parts[2] = {": ", old};
+    for (int k = 0; k < 2; k++)
+        for (const char *c = parts[k]; *c && off + 1 < sizeof err->msg; c++) err->msg[off++] = *c;
+    err->msg[off] = 0;
     if (err->code == JN_OK) err->code = JN_ERR_RUNTIME;
     return err->code;
 }

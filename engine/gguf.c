@@ -412,10 +412,16 @@ static jn_status gguf_parse(jn_gguf *g, jn_error *err) {
                            g->path, t->name, t->offset, g->alignment);
         size_t start, end;
         if (t->offset > SIZE_MAX || !jn_add_ok(g->data_off, (size_t)t->offset, &start) ||
-            !jn_add_ok(start, t->nbytes, &end) || end > g->size)
+            !jn_add_ok(start, t->nbytes, &end) || end > g->size) {
+            uint64_t abs_off = (uint64_t)g->data_off + t->offset;
+            if (abs_off < t->offset) /* wrapped: report the offset as stored */
+                return jn_fail(err, JN_ERR_FORMAT,
+                               "%s: tensor '%s' data [data-section offset %" PRIu64 ", %zu bytes] runs past the end of the file (%zu bytes)",
+                               g->path, t->name, t->offset, t->nbytes, g->size);
             return jn_fail(err, JN_ERR_FORMAT,
                            "%s: tensor '%s' data [offset %" PRIu64 ", %zu bytes] runs past the end of the file (%zu bytes)",
-                           g->path, t->name, (uint64_t)g->data_off + t->offset, t->nbytes, g->size);
+                           g->path, t->name, abs_off, t->nbytes, g->size);
+        }
         t->data = g->map + start;
     }
     return JN_OK;

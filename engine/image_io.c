@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 #include <libavcodec/avcodec.h>
@@ -162,8 +163,8 @@ static jn_status decode_png(const uint8_t *data, size_t len, const char *what, j
     }
     png_set_read_fn(png, d, png_mem_read);
     png_set_benign_errors(png, 1);
-    /* Pillow does not verify the CRC of ancillary chunks it skips; keep libpng strict for critical ones. */
-    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_WARN_DISCARD);
+    /* CRC errors are fatal in any chunk read (Pillow checks the CRC of every chunk before IDAT too). */
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our own limit below, with a clear message */
     png_read_info(png, info);
 
@@ -238,7 +239,6 @@ done:
 typedef struct jpg_dec {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
-    int eof_fatal;    /* a premature end of data while pixels are still needed is an error */
     int size_refused; /* err already filled */
     int created;      /* jpeg_create_decompress ran */
     char msg[JMSG_LENGTH_MAX + 64];
@@ -256,7 +256,7 @@ static void jpg_emit_message(j_common_ptr cinfo, int level) {
     jpg_dec *d = (jpg_dec *)cinfo->err;
     if (level < 0) {
         cinfo->err->num_warnings++;
-        if (d->eof_fatal && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        if (cinfo->err->msg_code == JWRN_JPEG_EOF) { /* Pillow: "image file is truncated" */
             snprintf(d->msg, sizeof d->msg, "the JPEG is truncated (image data ends early)");
             longjmp(d->jb, 1);
         }
@@ -295,7 +295,6 @@ static jn_status decode_jpeg(const uint8_t *data, size_t len, const char *what, 
     jpeg_create_decompress(cinfo);
     d->created = 1;
     jpeg_mem_src(cinfo, data, (unsigned long)len);
-    d->eof_fatal = 1;
     jpeg_read_header(cinfo, TRUE);
     if (jn_image_check_size(what, cinfo->image_width, cinfo->image_height, err) != JN_OK) {
         d->size_refused = 1;
@@ -343,8 +342,8 @@ static jn_status decode_jpeg(const uint8_t *data, size_t len, const char *what, 
             }
         }
     }
-    /* All pixels are in; a missing EOI marker is fine (as in Pillow). */
-    d->eof_fatal = 0;
+    /* All rows are in. (A file missing only its EOI marker already failed above: libjpeg's
+     * read-ahead ran out of data, and Pillow reports "image file is truncated" for it too.) */
     *out = d->img;
     d->img.rgb = NULL;
 done:
@@ -412,14 +411,24 @@ static jn_status decode_ffmpeg(const char *path, double at_seconds, jn_rgb_image
     AVFormatContext *fmt = NULL;
     AVCodecContext *cc = NULL;
     AVPacket *pkt = NULL;
-    AVFrame *frame = NULL;
+    AVFrame *frame = NULL, *last = NULL; /* last: the latest frame before the target time */
     jn_status st = JN_OK;
     int ret;
 
     av_log_set_level(AV_LOG_QUIET); /* the library never prints */
-    if ((ret = avformat_open_input(&fmt, path, NULL, NULL)) < 0) {
+    /* Local files only: a path like "http://..." or "concat:..." must not reach the network. */
+    AVDictionary *opts = NULL;
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    ret = avformat_open_input(&fmt, path, NULL, &opts);
+    av_dict_free(&opts);
+    if (ret < 0) {
         return jn_fail(err, JN_ERR_FORMAT, "%s: not a PNG, JPEG or any image/video format FFmpeg can read (%s)", path,
                        av_err(ret, eb, sizeof eb));
+    }
+    /* FFmpeg's "tty" demuxer renders any text file as ANSI art: not an image. */
+    if (fmt->iformat->name && strcmp(fmt->iformat->name, "tty") == 0) {
+        st = jn_fail(err, JN_ERR_FORMAT, "%s: not an image or video file (looks like text)", path);
+        goto done;
     }
     if ((ret = avformat_find_stream_info(fmt, NULL)) < 0) {
         st = jn_fail(err, JN_ERR_FORMAT, "%s: cannot read stream info (%s)", path, av_err(ret, eb, sizeof eb));
@@ -439,7 +448,8 @@ static jn_status decode_ffmpeg(const char *path, double at_seconds, jn_rgb_image
     cc = avcodec_alloc_context3(dec);
     pkt = av_packet_alloc();
     frame = av_frame_alloc();
-    if (!cc || !pkt || !frame) {
+    last = av_frame_alloc();
+    if (!cc || !pkt || !frame || !last) {
         st = jn_fail(err, JN_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -513,8 +523,15 @@ static jn_status decode_ffmpeg(const char *path, double at_seconds, jn_rgb_image
                 found = 1;
                 break;
             }
-            av_frame_unref(frame);
+            av_frame_unref(last);
+            av_frame_move_ref(last, frame);
         }
+    }
+    if (!found && n_frames > 0 && last_t <= 0) {
+        /* every frame is at time 0: a still image (e.g. a one-frame GIF), at_seconds does not apply */
+        av_frame_unref(frame);
+        av_frame_move_ref(frame, last);
+        found = 1;
     }
     if (!found) {
         if (n_frames == 0) {
@@ -528,6 +545,7 @@ static jn_status decode_ffmpeg(const char *path, double at_seconds, jn_rgb_image
     st = frame_to_rgb(frame, path, out, err);
 done:
     av_frame_free(&frame);
+    av_frame_free(&last);
     av_packet_free(&pkt);
     avcodec_free_context(&cc);
     avformat_close_input(&fmt);
@@ -772,8 +790,7 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
     if ((st = jn_image_check_size(path, w, h, err))) return st;
     if (w > JPEG_MAX_DIMENSION || h > JPEG_MAX_DIMENSION)
         return jn_fail(err, JN_ERR_USAGE, "%s: %dx%d is too large for JPEG (max %d per side)", path, w, h,
-                       JPEG_MAX_DIMENSION);
-    if (quality <= 0) quality = 75;
+                       (int)JPEG_MAX_DIMENSION);
     if (quality > 100) return jn_fail(err, JN_ERR_USAGE, "%s: JPEG quality %d is out of range 1..100", path, quality);
     if ((st = check_overwrite(path, force, err))) return st;
     char *tmp = NULL;
@@ -809,7 +826,7 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
     cinfo->input_components = 3;
     cinfo->in_color_space = JCS_RGB;
     jpeg_set_defaults(cinfo);
-    jpeg_set_quality(cinfo, quality, TRUE);
+    jpeg_set_quality(cinfo, quality <= 0 ? 75 : quality, TRUE); /* Pillow's default quality: 75 */
     jpeg_start_compress(cinfo, TRUE);
     while ((int)cinfo->next_scanline < h) {
         JSAMPROW row = (JSAMPROW)(rgb + (size_t)cinfo->next_scanline * w * 3);

@@ -13,21 +13,28 @@
  *        grey 16 bit           -> Pillow opens mode "I"/"I;16"; convert("RGB") CLIPS: min(v, 255)
  *                                 (not v>>8): a 16-bit grey PNG with values > 255 comes out white
  *        RGB/RGBA/grey+alpha 16 bit -> high byte (v >> 8, truncation, not rounding)
- *        palette 1/2/4/8 bit   -> palette lookup (indices past the PLTE length -> black)
+ *        palette 1/2/4/8 bit   -> palette lookup (indices past the PLTE length -> black, as
+ *                                 Pillow >= 10.4; Pillow <= 10.3 gave grey (i, i, i) there)
  *        alpha channel, tRNS   -> dropped, never composited
  *        gAMA, cHRM, sRGB, iCCP, sBIT -> ignored; interlaced images decoded fully
  *   JPEG libjpeg defaults as Pillow uses them (JDCT_ISLOW, fancy upsampling, libjpeg's colour
  *        space guess from JFIF/Adobe markers); 1 component -> grey replicated; 4 components
  *        (CMYK/YCCK, decoded to CMYK by libjpeg) -> Adobe-inverted (Pillow's "CMYK;I"), then
  *        Pillow's cmyk2rgb: nk = 255 - K, out = nk - (C*nk)/255 with Pillow's rounding MULDIV255.
- *        A truncated JPEG is an error (Pillow: "image file is truncated"); libjpeg's other warnings
- *        (extraneous bytes etc.) are ignored as Pillow ignores them.
+ *        A truncated JPEG is an error (Pillow: "image file is truncated"), even one missing only
+ *        its EOI marker (checked with Pillow 9.4); libjpeg's other warnings (extraneous bytes etc.)
+ *        are ignored as Pillow ignores them. CRC errors in PNG chunks are errors.
  *   EXIF orientation is NOT applied (Pillow's open+convert does not apply it either).
  *   Other formats (FFmpeg): first frame (GIF: frame 0), converted by swscale to RGB24 with
- *        SWS_BITEXACT|SWS_ACCURATE_RND|SWS_FULL_CHR_H_INT. Exact vs Pillow for BMP, uncompressed/
- *        lossless TIFF and GIF (palette lookups); NOT bit-exact for lossy WebP or any YUV source
- *        (libwebp's and swscale's YUV->RGB differ by a few levels).
- *   Videos: the first frame whose presentation time >= at_seconds (at_seconds < 0: first frame).
+ *        SWS_BITEXACT|SWS_ACCURATE_RND|SWS_FULL_CHR_H_INT. Checked exact vs Pillow 9.4 for 24-bit
+ *        BMP, RGB TIFF, GIF without transparency and lossless WebP; NOT bit-exact for lossy WebP or
+ *        any YUV source (libwebp's and swscale's YUV->RGB differ by a few levels), and GIF
+ *        transparent pixels may differ (FFmpeg composites frame 0 on its own canvas).
+ *   Videos: the first frame whose presentation time >= at_seconds (at_seconds < 0: first frame),
+ *        found by seeking to the keyframe before it and decoding forward; rotation metadata is not
+ *        applied. Still images through FFmpeg (and one-frame GIFs) ignore at_seconds. Only local
+ *        files are opened (protocol_whitelist "file"); FFmpeg's "tty" text demuxer is refused.
+ *        av_log_set_level(AV_LOG_QUIET) is called (process-wide) so FFmpeg never prints.
  *
  * Limits: width and height >= 1 and <= JN_IMAGE_MAX_SIDE, w*h <= JN_IMAGE_MAX_PIXELS (Pillow's
  * DecompressionBombError threshold, 2 * 89478485). Checked from the header BEFORE any pixel buffer

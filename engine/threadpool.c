@@ -64,7 +64,7 @@ static int online_cpus(void) {
 static void *worker_main(void *arg) {
     jn_worker *w = (jn_worker *)arg;
     jn_pool *p = w->pool;
-    unsigned seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+    unsigned seen = 0; /* gen at creation; never reload here (a run may already have started) */
     for (;;) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         for (int i = 0; g == seen && i < JN_POOL_SPIN_WORKER; i++) {

@@ -206,7 +206,7 @@ static void cu_destroy(jn_backend *be) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c) {
         cudaStreamSynchronize(c->stream);
-        jn_cuda_buf *bufs[] = {&c->s_w, &c->s_col, &c->s_idx, &c->s_gn};
+        jn_cuda_buf *bufs[] = {&c->s_w, &c->s_col, &c->s_idx, &c->s_gn, &c->s_att};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]->p) cudaFree(bufs[i]->p);
         if (c->pinned) cudaFreeHost(c->pinned);
@@ -259,6 +259,10 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cannot initialise: %s", device, cudaGetErrorString(e));
         cu_destroy(be);
         return NULL;
+    }
+    if (cudaDeviceGetAttribute(&c->n_sm, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || c->n_sm < 1) {
+        (void)cudaGetLastError();
+        c->n_sm = 1;
     }
     cublasStatus_t s = cublasCreate(&c->cublas);
     if (s != CUBLAS_STATUS_SUCCESS) {

@@ -31,8 +31,10 @@ struct jn_cuda_impl {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
-    /* scratch (device): converted weights, im2col columns, small index arrays, group-norm partials */
-    jn_cuda_buf s_w, s_col, s_idx, s_gn;
+    /* scratch (device): converted weights, im2col columns, small index arrays, group-norm and
+     * split-attention partials */
+    jn_cuda_buf s_w, s_col, s_idx, s_gn, s_att;
+    int n_sm; /* multiprocessors (sizes the split of decode attention) */
     /* pinned host staging for weight uploads (two halves, double-buffered with events) */
     void *pinned;
     size_t pinned_cap;
