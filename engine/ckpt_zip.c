@@ -342,10 +342,11 @@ jn_status jn_ckpt_load_zip_(jn_ckpt *c, int fi, jn_error *err) {
     }
     uint32_t crc = jn_crc32(0, pk, (size_t)pkl->size);
     if (crc != pkl->crc32) {
+        st = jn_fail(err, JN_ERR_FORMAT, "%s: data.pkl CRC-32 mismatch (stored %08x, computed %08x): file corrupt", bn,
+                     pkl->crc32, crc);
         free(pk);
         jn_zip_free(ents, n);
-        return jn_fail(err, JN_ERR_FORMAT, "%s: data.pkl CRC-32 mismatch (stored %08x, computed %08x): file corrupt", bn,
-                       pkl->crc32, crc);
+        return st;
     }
     jn_pickle_tensor *pt = NULL;
     size_t npt = 0;

@@ -718,12 +718,15 @@ int main(void) {
              *   ref: double accumulation inside ops, f32 between ops: 9.5e-7 / 1.7e-7 (all dtypes);
              *   cuda (H100, f32 GEMMs as of writing): 3e-6 / 4.7e-7; if its GEMMs move to bf16
              *   these must be re-measured;
-             *   cpu: f32/bf16 as cuda; q8_0 may quantize activations to q8 blocks (ggml style).
+             *   cpu f32/bf16: 1.4e-6 / 3.6e-7; cpu q8_0 quantizes activations to q8 blocks (ggml
+             *   style): hidden/logits 0.054 / 0.015 (2 layers with peaky attention amplify it),
+             *   gen 0.0054 / 0.0076.
              * self-consistency (tc: same rows computed in different call shapes):
-             *   ref: exactly 0 (row-independent loops); cuda: 3e-6 / 4.6e-7. */
+             *   ref and cpu: exactly 0 (row-independent kernels); cuda: 3e-6 / 4.6e-7. */
             tol th = {3e-5, 5e-6}, tl = {3e-5, 5e-6}, tc = {3e-5, 5e-6}, tg = {1e-5, 2e-6};
             if (is_ref) th = tl = (tol){5e-6, 1e-6}, tc = (tol){1e-6, 1e-7};
-            if (is_cpu && mt == JN_Q8_0) th = tl = (tol){0.05, 0.02}, tc = (tol){1e-4, 2e-5}, tg = (tol){0.02, 0.01};
+            if (is_cpu) tc = (tol){2e-6, 3e-7};
+            if (is_cpu && mt == JN_Q8_0) th = tl = (tol){0.15, 0.04}, tg = (tol){0.03, 0.03};
             test_vs_reference(be, mt, th, tl);
             test_consistency(be, mt, tc);
             test_gen(be, mt, tg);

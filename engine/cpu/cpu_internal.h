@@ -58,6 +58,12 @@ void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k
                       float scale);
 
 /* ---- vector math (elementwise.c); AVX2 variants used when c->avx2 ---- */
-void jn_cpu_exp_inplace(const jn_cpu *c, float *x, int n); /* x = exp(x) */
+void jn_cpu_exp_inplace(const jn_cpu *c, float *x, int n); /* x = exp(x), max rel err ~2 ulp */
+void jn_cpu_add(jn_backend *be, float *y, const float *a, const float *b, size_t n);
+void jn_cpu_mul(jn_backend *be, float *y, const float *a, const float *b, size_t n);
+void jn_cpu_scale(jn_backend *be, float *y, const float *x, float s, size_t n);
+void jn_cpu_gelu(jn_backend *be, float *y, const float *x, size_t n);
+void jn_cpu_silu(jn_backend *be, float *y, const float *x, size_t n);
+void jn_cpu_swiglu(jn_backend *be, float *y, const float *gate, const float *up, size_t n);
 
 #endif

@@ -1,0 +1,168 @@
+/* engine/cpu/attention.c — scaled dot-product attention for the cpu backend.
+ *
+ * Why this design: one task per (sequence, head, block of up to QB query rows), split statically
+ * over the pool. Per task: S[qb, n_kv] = Q·Kᵀ with the matmul micro-kernel (K rows act as the
+ * weight rows, so no transpose), scale, causal mask, f32 softmax with max subtraction (vector
+ * exp), then O[qb, d] = P·V as an outer-product FMA sweep over keys (4 query rows × 16 columns
+ * register tile, V streamed once per tile), divided by the row sum. Masked keys get P = 0, so a
+ * query's bits do not depend on the other queries in its block, on n_q or on the thread count.
+ * Scratch: per-thread QB·n_kv scores, reserved before the pool runs (no allocation per call in
+ * steady state). */
+#include "cpu_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define JN_X86 1
+#include <immintrin.h>
+#define JN_AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#endif
+
+#define QB 32 /* query rows per task */
+
+typedef struct attn_ctx {
+    const jn_cpu *c;
+    float *out;
+    const float *q, *k, *v;
+    int n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal;
+    size_t seq_stride;
+    float scale;
+    int n_qblk;
+} attn_ctx;
+
+/* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d */
+static void pv_scalar(float *o, int ldo, const float *p, int ldp, const float *v, size_t ldv, int nq, int nk, int d,
+                      const float *sum) {
+    for (int i = 0; i < nq; i++)
+        for (int c = 0; c < d; c++) {
+            float acc = 0.0f;
+            for (int j = 0; j < nk; j++) acc += p[(size_t)i * ldp + j] * v[(size_t)j * ldv + c];
+            o[(size_t)i * ldo + c] = acc / sum[i];
+        }
+}
+
+#ifdef JN_X86
+JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const float *v, size_t ldv, int nq, int nk,
+                               int d, const float *sum) {
+    for (int i0 = 0; i0 < nq; i0 += 4) {
+        int mr = nq - i0 < 4 ? nq - i0 : 4;
+        const float *pp[4];
+        for (int i = 0; i < 4; i++) pp[i] = p + (size_t)(i0 + (i < mr ? i : 0)) * ldp;
+        int c = 0;
+        for (; c + 16 <= d; c += 16) {
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+                   a31 = a00;
+            for (int j = 0; j < nk; j++) {
+                const float *vr = v + (size_t)j * ldv + c;
+                __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+                __m256 b0 = _mm256_broadcast_ss(pp[0] + j), b1 = _mm256_broadcast_ss(pp[1] + j);
+                __m256 b2 = _mm256_broadcast_ss(pp[2] + j), b3 = _mm256_broadcast_ss(pp[3] + j);
+                a00 = _mm256_fmadd_ps(b0, v0, a00);
+                a01 = _mm256_fmadd_ps(b0, v1, a01);
+                a10 = _mm256_fmadd_ps(b1, v0, a10);
+                a11 = _mm256_fmadd_ps(b1, v1, a11);
+                a20 = _mm256_fmadd_ps(b2, v0, a20);
+                a21 = _mm256_fmadd_ps(b2, v1, a21);
+                a30 = _mm256_fmadd_ps(b3, v0, a30);
+                a31 = _mm256_fmadd_ps(b3, v1, a31);
+            }
+            __m256 r[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+            for (int i = 0; i < mr; i++) {
+                __m256 s = _mm256_set1_ps(sum[i0 + i]);
+                _mm256_storeu_ps(o + (size_t)(i0 + i) * ldo + c, _mm256_div_ps(r[i][0], s));
+                _mm256_storeu_ps(o + (size_t)(i0 + i) * ldo + c + 8, _mm256_div_ps(r[i][1], s));
+            }
+        }
+        for (; c + 8 <= d; c += 8) {
+            __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int j = 0; j < nk; j++) {
+                __m256 v0 = _mm256_loadu_ps(v + (size_t)j * ldv + c);
+                for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(pp[i] + j), v0, a[i]);
+            }
+            for (int i = 0; i < mr; i++)
+                _mm256_storeu_ps(o + (size_t)(i0 + i) * ldo + c, _mm256_div_ps(a[i], _mm256_set1_ps(sum[i0 + i])));
+        }
+        for (; c < d; c++)
+            for (int i = 0; i < mr; i++) {
+                float acc = 0.0f;
+                for (int j = 0; j < nk; j++) acc = fmaf(pp[i][j], v[(size_t)j * ldv + c], acc);
+                o[(size_t)(i0 + i) * ldo + c] = acc / sum[i0 + i];
+            }
+    }
+}
+#endif
+
+static void attn_task(void *arg, int ith, int nth) {
+    attn_ctx *t = (attn_ctx *)arg;
+    long n_tasks = (long)t->n_seq * t->n_head * t->n_qblk, tb, te;
+    jn_split_range(n_tasks, ith, nth, &tb, &te);
+    float *S = (float *)t->c->tscratch[ith]; /* [QB, n_kv] */
+    float sums[QB];
+    const int n_kv = t->n_kv, d = t->d_head;
+    for (long task = tb; task < te; task++) {
+        int qb = (int)(task % t->n_qblk);
+        int h = (int)((task / t->n_qblk) % t->n_head);
+        int s = (int)(task / ((long)t->n_qblk * t->n_head));
+        int i0 = qb * QB, nq = t->n_q - i0 < QB ? t->n_q - i0 : QB;
+        const float *qp = t->q + ((size_t)s * t->n_q + i0) * (size_t)t->ldq + (size_t)h * d;
+        const float *kp = t->k + (size_t)s * t->seq_stride + (size_t)h * d;
+        const float *vp = t->v + (size_t)s * t->seq_stride + (size_t)h * d;
+        float *op = t->out + ((size_t)s * t->n_q + i0) * (size_t)t->ldo + (size_t)h * d;
+        /* keys visible to the block: up to the last query's limit */
+        int nk = n_kv;
+        if (t->causal) {
+            nk = n_kv - t->n_q + i0 + nq; /* last visible + 1 for the block's last query */
+            if (nk > n_kv) nk = n_kv;
+        }
+        if (nk <= 0) {
+            for (int i = 0; i < nq; i++) memset(op + (size_t)i * t->ldo, 0, (size_t)d * sizeof(float));
+            continue;
+        }
+        jn_cpu_mm_f32(t->c, S, (size_t)nk, qp, (size_t)t->ldq, nq, kp, (size_t)t->ldkv, nk, d, NULL);
+        for (int i = 0; i < nq; i++) {
+            float *row = S + (size_t)i * nk;
+            int vis = t->causal ? n_kv - t->n_q + i0 + i + 1 : n_kv; /* keys this query sees */
+            if (vis > nk) vis = nk;
+            if (vis <= 0) {
+                memset(row, 0, (size_t)nk * sizeof(float));
+                sums[i] = 1.0f;
+                continue;
+            }
+            float mx = -INFINITY;
+            for (int j = 0; j < vis; j++) {
+                row[j] *= t->scale;
+                if (row[j] > mx) mx = row[j];
+            }
+            for (int j = 0; j < vis; j++) row[j] -= mx;
+            jn_cpu_exp_inplace(t->c, row, vis);
+            float sum = 0.0f;
+            for (int j = 0; j < vis; j++) sum += row[j];
+            for (int j = vis; j < nk; j++) row[j] = 0.0f;
+            sums[i] = sum;
+        }
+#ifdef JN_X86
+        if (t->c->avx2) {
+            pv_avx2(op, t->ldo, S, nk, vp, (size_t)t->ldkv, nq, nk, d, sums);
+            continue;
+        }
+#endif
+        pv_scalar(op, t->ldo, S, nk, vp, (size_t)t->ldkv, nq, nk, d, sums);
+    }
+}
+
+void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
+                      int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
+                      float scale) {
+    jn_cpu *c = (jn_cpu *)be->impl;
+    if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
+    attn_ctx t = {c, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal, seq_stride, scale,
+                  (n_q + QB - 1) / QB};
+    jn_cpu_reserve(c, (size_t)QB * (size_t)(n_kv > 0 ? n_kv : 1) * sizeof(float), 0);
+    long n_tasks = (long)n_seq * n_head * t.n_qblk;
+    if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {
+        attn_task(&t, 0, 1);
+        return;
+    }
+    jn_pool_run(c->pool, attn_task, &t);
+}

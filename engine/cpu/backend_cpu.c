@@ -1,0 +1,419 @@
+/* engine/cpu/backend_cpu.c — the cpu backend: ops table, memory, scratch, and the light ops
+ * (rms/layer/group norm, rope, get_rows, copy2d, upsample2x). matmul, conv2d, attention and the
+ * element-wise ops live in their own files.
+ *
+ * Why: host memory with a persistent thread pool; every op splits its output statically over
+ * the pool (rows, pixels, fixed-size chunks), so results never depend on the thread count.
+ * AVX2+FMA+F16C kernels are chosen at run time (__builtin_cpu_supports) with scalar fallbacks;
+ * JANUS_CPU_SCALAR=1 in the environment forces the scalar paths (used by the op tests).
+ * Scratch is grown on demand by jn_cpu_reserve before a pool run and freed in destroy: no
+ * allocation per op call in steady state. */
+#define _POSIX_C_SOURCE 200809L
+#include "cpu_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include <string.h>
+
+/* ---------------------------------------------------------------- memory and scratch */
+
+static void *aligned64(size_t nbytes) {
+    size_t n = (nbytes + 63) & ~(size_t)63;
+    if (n < nbytes) return NULL;
+    if (n == 0) n = 64;
+    return aligned_alloc(64, n);
+}
+
+void jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
+    if (per_thread_bytes > c->tsize) {
+        size_t n = per_thread_bytes + per_thread_bytes / 4 + 4096;
+        for (int i = 0; i < c->nth; i++) {
+            free(c->tscratch[i]);
+            c->tscratch[i] = aligned64(n);
+            if (!c->tscratch[i]) jn_abort(__FILE__, __LINE__, "cpu backend: out of memory for per-thread scratch");
+        }
+        c->tsize = n;
+    }
+    if (shared_bytes > c->shared_size) {
+        size_t n = shared_bytes + shared_bytes / 4 + 4096;
+        free(c->shared);
+        c->shared = aligned64(n);
+        if (!c->shared) jn_abort(__FILE__, __LINE__, "cpu backend: out of memory for shared scratch");
+        c->shared_size = n;
+    }
+}
+
+static void *cpu_alloc(jn_backend *be, size_t nbytes) {
+    (void)be;
+    return aligned64(nbytes);
+}
+static void cpu_free(jn_backend *be, void *p) {
+    (void)be;
+    free(p);
+}
+static void cpu_upload(jn_backend *be, void *dst, const void *src_host, size_t nbytes) {
+    (void)be;
+    if (nbytes) memcpy(dst, src_host, nbytes);
+}
+static void cpu_download(jn_backend *be, void *dst_host, const void *src, size_t nbytes) {
+    (void)be;
+    if (nbytes) memcpy(dst_host, src, nbytes);
+}
+static void cpu_copy(jn_backend *be, void *dst, const void *src, size_t nbytes) {
+    (void)be;
+    if (nbytes) memmove(dst, src, nbytes);
+}
+static void cpu_memset0(jn_backend *be, void *dst, size_t nbytes) {
+    (void)be;
+    if (nbytes) memset(dst, 0, nbytes);
+}
+static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) {
+    (void)be;
+    (void)err;
+    w->dev = (void *)w->data;
+    return JN_OK;
+}
+static void cpu_weight_release(jn_backend *be, jn_weight *w) {
+    (void)be;
+    w->dev = NULL;
+}
+static void cpu_synchronize(jn_backend *be) { (void)be; }
+
+static void cpu_destroy(jn_backend *be) {
+    if (!be) return;
+    jn_cpu *c = (jn_cpu *)be->impl;
+    if (c) {
+        jn_pool_free(c->pool);
+        if (c->tscratch)
+            for (int i = 0; i < c->nth; i++) free(c->tscratch[i]);
+        free(c->tscratch);
+        free(c->shared);
+        free(c);
+    }
+    free(be);
+}
+
+/* runs fn over the pool, or inline when the work is small */
+static void run(jn_cpu *c, jn_task_fn fn, void *ctx, double work) {
+    if (c->nth == 1 || work < 32768.0) fn(ctx, 0, 1);
+    else jn_pool_run(c->pool, fn, ctx);
+}
+
+/* ---------------------------------------------------------------- rms / layer norm */
+
+typedef struct norm_ctx {
+    float *y;
+    const float *x, *w, *b;
+    int M, N;
+    float eps;
+    int layer; /* 0 rms, 1 layer */
+} norm_ctx;
+
+static void norm_task(void *arg, int ith, int nth) {
+    norm_ctx *t = (norm_ctx *)arg;
+    long rb, re;
+    jn_split_range(t->M, ith, nth, &rb, &re);
+    const int N = t->N;
+    for (long m = rb; m < re; m++) {
+        const float *xr = t->x + (size_t)m * N;
+        float *yr = t->y + (size_t)m * N;
+        if (!t->layer) {
+            double ss = 0.0;
+            for (int i = 0; i < N; i++) ss += (double)xr[i] * xr[i];
+            float r = (float)(1.0 / sqrt(ss / N + (double)t->eps));
+            for (int i = 0; i < N; i++) yr[i] = (xr[i] * r) * t->w[i];
+        } else {
+            double mean = 0.0, var = 0.0;
+            for (int i = 0; i < N; i++) mean += xr[i];
+            mean /= N;
+            for (int i = 0; i < N; i++) {
+                double d = xr[i] - mean;
+                var += d * d;
+            }
+            var /= N;
+            float r = (float)(1.0 / sqrt(var + (double)t->eps)), mf = (float)mean;
+            for (int i = 0; i < N; i++) {
+                float v = (xr[i] - mf) * r * t->w[i];
+                yr[i] = t->b ? v + t->b[i] : v;
+            }
+        }
+    }
+}
+
+static void cpu_rms_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps) {
+    norm_ctx t = {y, x, (const float *)w->data, NULL, M, N, eps, 0};
+    run((jn_cpu *)be->impl, norm_task, &t, (double)M * N);
+}
+
+static void cpu_layer_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M,
+                           int N, float eps) {
+    norm_ctx t = {y, x, (const float *)w->data, b ? (const float *)b->data : NULL, M, N, eps, 1};
+    run((jn_cpu *)be->impl, norm_task, &t, (double)M * N);
+}
+
+/* ---------------------------------------------------------------- group norm */
+
+/* Statistics are reduced over fixed chunks of GN_CHUNK pixels (partials in chunk order), so the
+ * summation order is independent of the thread count. Two passes (mean, then squared deviations)
+ * in f64, then one normalising pass. */
+#define GN_CHUNK 256
+
+typedef struct gn_ctx {
+    jn_cpu *c;
+    float *y;
+    const float *x, *w, *b;
+    int HW, C, G;
+    long n_chunks;
+    double *part;        /* [n_chunks, G] */
+    const double *mean;  /* [G] (pass 2 and 3) */
+    const double *rstd;  /* [G] (pass 3) */
+    int pass;
+} gn_ctx;
+
+static void gn_task(void *arg, int ith, int nth) {
+    gn_ctx *t = (gn_ctx *)arg;
+    const int C = t->C, cg = t->C / t->G;
+    if (t->pass < 2) {
+        double *acc = (double *)t->c->tscratch[ith]; /* [C] */
+        long cb, ce;
+        jn_split_range(t->n_chunks, ith, nth, &cb, &ce);
+        for (long ch = cb; ch < ce; ch++) {
+            int p0 = (int)(ch * GN_CHUNK), p1 = p0 + GN_CHUNK < t->HW ? p0 + GN_CHUNK : t->HW;
+            for (int ci = 0; ci < C; ci++) acc[ci] = 0.0;
+            for (int p = p0; p < p1; p++) {
+                const float *xr = t->x + (size_t)p * C;
+                if (t->pass == 0) {
+                    for (int ci = 0; ci < C; ci++) acc[ci] += xr[ci];
+                } else {
+                    for (int ci = 0; ci < C; ci++) {
+                        double d = xr[ci] - t->mean[ci / cg];
+                        acc[ci] += d * d;
+                    }
+                }
+            }
+            for (int g = 0; g < t->G; g++) {
+                double s = 0.0;
+                for (int ci = g * cg; ci < (g + 1) * cg; ci++) s += acc[ci];
+                t->part[ch * t->G + g] = s;
+            }
+        }
+    } else {
+        /* per-channel float factors, then y = (x − mean)·a + b */
+        float *af = (float *)t->c->tscratch[ith]; /* [C] a, [C] mean, [C] bias */
+        float *mf = af + C, *bf = af + 2 * C;
+        for (int ci = 0; ci < C; ci++) {
+            int g = ci / cg;
+            af[ci] = (float)(t->rstd[g] * t->w[ci]);
+            mf[ci] = (float)t->mean[g];
+            bf[ci] = t->b ? t->b[ci] : 0.0f;
+        }
+        long pb, pe;
+        jn_split_range(t->HW, ith, nth, &pb, &pe);
+        for (long p = pb; p < pe; p++) {
+            const float *xr = t->x + (size_t)p * C;
+            float *yr = t->y + (size_t)p * C;
+            for (int ci = 0; ci < C; ci++) yr[ci] = (xr[ci] - mf[ci]) * af[ci] + bf[ci];
+        }
+    }
+}
+
+static void cpu_group_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                           int C, int G, float eps) {
+    jn_cpu *c = (jn_cpu *)be->impl;
+    if (HW <= 0 || C <= 0 || G <= 0) return;
+    gn_ctx t;
+    memset(&t, 0, sizeof t);
+    t.c = c;
+    t.y = y;
+    t.x = x;
+    t.w = (const float *)w->data;
+    t.b = b ? (const float *)b->data : NULL;
+    t.HW = HW;
+    t.C = C;
+    t.G = G;
+    t.n_chunks = (HW + GN_CHUNK - 1) / GN_CHUNK;
+    size_t per_thread = (size_t)C * (sizeof(double) > 3 * sizeof(float) ? sizeof(double) : 3 * sizeof(float));
+    size_t shared = ((size_t)t.n_chunks * G + 2 * (size_t)G) * sizeof(double);
+    jn_cpu_reserve(c, per_thread, shared);
+    t.part = (double *)c->shared;
+    double *mean = t.part + (size_t)t.n_chunks * G, *rstd = mean + G;
+    const double cnt = (double)HW * (C / G), work = (double)HW * C;
+    for (int pass = 0; pass < 3; pass++) {
+        t.pass = pass;
+        run(c, gn_task, &t, work);
+        if (pass == 0) {
+            for (int g = 0; g < G; g++) {
+                double s = 0.0;
+                for (long ch = 0; ch < t.n_chunks; ch++) s += t.part[ch * G + g];
+                mean[g] = s / cnt;
+            }
+            t.mean = mean;
+        } else if (pass == 1) {
+            for (int g = 0; g < G; g++) {
+                double s = 0.0;
+                for (long ch = 0; ch < t.n_chunks; ch++) s += t.part[ch * G + g];
+                rstd[g] = 1.0 / sqrt(s / cnt + (double)eps);
+            }
+            t.rstd = rstd;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- rope */
+
+#define ROPE_MAX_HALF 1024
+
+typedef struct rope_ctx {
+    float *x;
+    int n_seq, n_tok, n_head, d_head, ld;
+    const int32_t *pos0;
+    const float *inv_freq; /* [d_head/2] */
+} rope_ctx;
+
+static void rope_task(void *arg, int ith, int nth) {
+    rope_ctx *t = (rope_ctx *)arg;
+    long rb, re;
+    jn_split_range((long)t->n_seq * t->n_tok, ith, nth, &rb, &re);
+    const int half = t->d_head / 2;
+    float cs[ROPE_MAX_HALF], sn[ROPE_MAX_HALF];
+    for (long r = rb; r < re; r++) {
+        int s = (int)(r / t->n_tok), tk = (int)(r % t->n_tok);
+        float pos = (float)(t->pos0[s] + tk);
+        for (int i = 0; i < half; i++) {
+            float angle = t->inv_freq[i] * pos;
+            cs[i] = cosf(angle);
+            sn[i] = sinf(angle);
+        }
+        float *row = t->x + (size_t)r * t->ld;
+        for (int h = 0; h < t->n_head; h++) {
+            float *v = row + (size_t)h * t->d_head;
+            for (int i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half];
+                v[i] = a * cs[i] - b * sn[i];
+                v[i + half] = b * cs[i] + a * sn[i];
+            }
+        }
+    }
+}
+
+static void cpu_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                     const int32_t *pos0_host, float theta) {
+    int half = d_head / 2;
+    JN_ASSERT(half <= ROPE_MAX_HALF);
+    float inv_freq[ROPE_MAX_HALF];
+    for (int i = 0; i < half; i++) inv_freq[i] = 1.0f / powf(theta, (float)(2 * i) / (float)d_head);
+    rope_ctx t = {x, n_seq, n_tok, n_head, d_head, ld, pos0_host, inv_freq};
+    run((jn_cpu *)be->impl, rope_task, &t, (double)n_seq * n_tok * n_head * d_head * 4.0);
+}
+
+/* ---------------------------------------------------------------- get_rows, copy2d, upsample */
+
+static void cpu_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n) {
+    jn_cpu *c = (jn_cpu *)be->impl;
+    int64_t K = jn_weight_cols(w);
+    size_t rb = jn_row_bytes(w->type, K);
+    JN_ASSERT(rb != 0);
+    for (int i = 0; i < n; i++)
+        jn_cpu_rows_to_f32(c, w->type, (const uint8_t *)w->data + (size_t)ids_host[i] * rb, rb, 1, (int)K,
+                           y + (size_t)i * (size_t)K);
+}
+
+static void cpu_copy2d(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols) {
+    (void)be;
+    for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * ldy, x + (size_t)r * ldx, (size_t)cols * sizeof(float));
+}
+
+typedef struct up_ctx {
+    float *y;
+    const float *x;
+    int H, W, C;
+} up_ctx;
+
+static void up_task(void *arg, int ith, int nth) {
+    up_ctx *t = (up_ctx *)arg;
+    long rb, re;
+    jn_split_range(2L * t->H, ith, nth, &rb, &re);
+    const size_t C = (size_t)t->C, W2 = 2 * (size_t)t->W;
+    for (long oy = rb; oy < re; oy++) {
+        const float *xr = t->x + (size_t)(oy / 2) * t->W * C;
+        float *yr = t->y + (size_t)oy * W2 * C;
+        for (int ix = 0; ix < t->W; ix++) {
+            memcpy(yr + (2 * (size_t)ix) * C, xr + (size_t)ix * C, C * sizeof(float));
+            memcpy(yr + (2 * (size_t)ix + 1) * C, xr + (size_t)ix * C, C * sizeof(float));
+        }
+    }
+}
+
+static void cpu_upsample2x(jn_backend *be, float *y, const float *x, int H, int W, int C) {
+    up_ctx t = {y, x, H, W, C};
+    run((jn_cpu *)be->impl, up_task, &t, 4.0 * H * W * C / 8.0);
+}
+
+/* ---------------------------------------------------------------- constructor */
+
+jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
+    jn_backend *be = (jn_backend *)calloc(1, sizeof *be);
+    jn_cpu *c = (jn_cpu *)calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        jn_fail(err, JN_ERR_NOMEM, "cpu backend: out of memory");
+        return NULL;
+    }
+    be->impl = c;
+    c->pool = jn_pool_create(n_threads);
+    if (!c->pool) {
+        cpu_destroy(be);
+        jn_fail(err, JN_ERR_RUNTIME, "cpu backend: could not start %d worker threads", n_threads);
+        return NULL;
+    }
+    c->nth = jn_pool_size(c->pool);
+    c->tscratch = (void **)calloc((size_t)c->nth, sizeof(void *));
+    if (!c->tscratch) {
+        cpu_destroy(be);
+        jn_fail(err, JN_ERR_NOMEM, "cpu backend: out of memory");
+        return NULL;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    {
+        unsigned a = 0, b = 0, cx = 0, d = 0;
+        int f16c = __get_cpuid(1, &a, &b, &cx, &d) && (cx & (1u << 29)); /* CPUID.1:ECX.F16C */
+        c->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    }
+#endif
+    const char *env = getenv("JANUS_CPU_SCALAR");
+    if (env && env[0] && env[0] != '0') c->avx2 = 0;
+
+    be->name = "cpu";
+    be->alloc = cpu_alloc;
+    be->free = cpu_free;
+    be->upload = cpu_upload;
+    be->download = cpu_download;
+    be->copy = cpu_copy;
+    be->memset0 = cpu_memset0;
+    be->weight_upload = cpu_weight_upload;
+    be->weight_release = cpu_weight_release;
+    be->synchronize = cpu_synchronize;
+    be->destroy = cpu_destroy;
+    be->matmul = jn_cpu_matmul;
+    be->get_rows = cpu_get_rows;
+    be->rms_norm = cpu_rms_norm;
+    be->layer_norm = cpu_layer_norm;
+    be->group_norm = cpu_group_norm;
+    be->rope = cpu_rope;
+    be->attention = jn_cpu_attention;
+    be->add = jn_cpu_add;
+    be->mul = jn_cpu_mul;
+    be->scale = jn_cpu_scale;
+    be->gelu = jn_cpu_gelu;
+    be->silu = jn_cpu_silu;
+    be->swiglu = jn_cpu_swiglu;
+    be->copy2d = cpu_copy2d;
+    be->conv2d = jn_cpu_conv2d;
+    be->upsample2x = cpu_upsample2x;
+    return be;
+}
