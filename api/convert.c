@@ -852,7 +852,12 @@ static jn_status convert_tensor(jn_ckpt *ck, const cv_tensor *t, jn_gguf_writer 
             st = jn_ckpt_read_raw(ck, s, first, n, obuf, err);
             nbytes = (size_t)n * jn_ckpt_elem_size(s->dtype);
         } else {
-            st = jn_ckpt_read_f32(ck, s, first, n, fbuf, err);
+            if (s->dtype == JN_F32) {
+                st = jn_ckpt_read_raw(ck, s, first, n, fbuf, err);
+            } else { /* one big read of the 16-bit values into obuf, widened into fbuf */
+                st = jn_ckpt_read_raw(ck, s, first, n, obuf, err);
+                if (st == JN_OK) jn_to_f32_ref(s->dtype, obuf, fbuf, n);
+            }
             if (st) return st;
             if (t->out == JN_F16) {
                 uint16_t *o = obuf;

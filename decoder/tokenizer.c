@@ -227,10 +227,9 @@ static int strmap_put(jn_strmap *m, const char *pool, uint32_t off, uint32_t len
 static int pairmap_init(jn_pairmap *m, size_t n_expected) {
     size_t cap = 64;
     while (cap < n_expected * 2 + 2) cap *= 2;
-    m->keys = (uint64_t *)malloc(cap * sizeof *m->keys);
-    m->vals = (uint64_t *)malloc(cap * sizeof *m->vals);
-    if (!m->keys || !m->vals) return 0;
-    memset(m->keys, 0xFF, cap * sizeof *m->keys);
+    m->e = (jn_pair_ent *)malloc(cap * sizeof *m->e);
+    if (!m->e) return 0;
+    for (size_t i = 0; i < cap; i++) m->e[i].key = UINT64_MAX;
     m->mask = cap - 1;
     m->n = 0;
     return 1;
@@ -241,10 +240,11 @@ static void pairmap_put(jn_pairmap *m, int32_t a, int32_t b, uint32_t rank, int3
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
     size_t i = (size_t)(h ^ (h >> 32)) & m->mask;
-    while (m->keys[i] != UINT64_MAX && m->keys[i] != key) i = (i + 1) & m->mask;
-    if (m->keys[i] == UINT64_MAX) m->n++;
-    m->keys[i] = key;
-    m->vals[i] = ((uint64_t)rank << 32) | (uint32_t)id;
+    while (m->e[i].key != UINT64_MAX && m->e[i].key != key) i = (i + 1) & m->mask;
+    if (m->e[i].key == UINT64_MAX) m->n++;
+    m->e[i].key = key;
+    m->e[i].rank = rank;
+    m->e[i].id = id;
 }
 
 /* ------------------------------------------------------------------ byte-level alphabet */
@@ -821,8 +821,7 @@ done:
     free(special_list);
     free(classic_list);
     strmap_free(&special_set);
-    free(map_r.keys);
-    free(map_r.vals);
+    free(map_r.e);
     return st;
 }
 
@@ -1109,6 +1108,8 @@ jn_tokenizer *jn_tokenizer_load(const char *tokenizer_json, size_t len, const ch
     if ((st = build_id_tables(t, err))) goto fail;
     if ((st = parse_config(t, tokenizer_config_json, cfg_len, jn_json_get(root, "post_processor"), err))) goto fail;
     jn_json_free(root);
+    t->cache = (jn_cache_slot *)calloc(JN_TOK_CACHE_SLOTS, sizeof *t->cache); /* optional: NULL = no cache */
+    for (int i = 0; i < JN_TOK_CACHE_STRIPES; i++) pthread_mutex_init(&t->cache_lock[i], NULL);
     return t;
 fail:
     jn_json_free(root);
@@ -1118,6 +1119,10 @@ fail:
 
 void jn_tokenizer_free(jn_tokenizer *t) {
     if (!t) return;
+    if (t->cache) {
+        for (int i = 0; i < JN_TOK_CACHE_STRIPES; i++) pthread_mutex_destroy(&t->cache_lock[i]);
+        free(t->cache);
+    }
     for (int i = 0; i < t->n_norm; i++)
         if (t->norms[i].re) onig_free(t->norms[i].re);
     for (int i = 0; i < t->n_pretok; i++)
@@ -1125,8 +1130,7 @@ void jn_tokenizer_free(jn_tokenizer *t) {
     strmap_free(&t->vocab);
     strmap_free(&t->vocab_raw);
     strmap_free(&t->added_map);
-    free(t->merges.keys);
-    free(t->merges.vals);
+    free(t->merges.e);
     free(t->tok_off);
     free(t->tok_len);
     free(t->dec_off);

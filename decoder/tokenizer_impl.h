@@ -7,6 +7,7 @@
 #define JANUS_DECODER_TOKENIZER_IMPL_H
 
 #include <oniguruma.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "tokenizer.h"
@@ -22,9 +23,14 @@ typedef struct jn_strmap {
 } jn_strmap;
 
 /* ---- (left id, right id) -> (rank, merged id) ---- */
+typedef struct jn_pair_ent {
+    uint64_t key;  /* left << 32 | right; UINT64_MAX = empty */
+    uint32_t rank;
+    int32_t id;
+} jn_pair_ent;
+
 typedef struct jn_pairmap {
-    uint64_t *keys; /* UINT64_MAX = empty */
-    uint64_t *vals; /* rank << 32 | new id */
+    jn_pair_ent *e; /* one 16-byte entry per slot: a lookup touches one cache line */
     size_t mask, n;
 } jn_pairmap;
 
@@ -82,6 +88,20 @@ typedef struct jn_pretok {
 
 enum { JN_DEC_BYTELEVEL = 1, JN_DEC_NONE = 0 };
 
+/* BPE word cache (word bytes -> ids), shared by all encode calls on a tokenizer: direct-mapped,
+ * lock-striped, and only try-locked, so concurrent encodes never wait on it (a busy stripe is simply
+ * a cache miss). Words up to 62 bytes with up to 16 ids are cached. */
+#define JN_TOK_CACHE_SLOTS 16384
+#define JN_TOK_CACHE_STRIPES 64
+#define JN_TOK_CACHE_KEY 62
+#define JN_TOK_CACHE_IDS 16
+typedef struct jn_cache_slot {
+    uint64_t hash;
+    uint8_t klen, nids; /* klen 0 = empty */
+    char key[JN_TOK_CACHE_KEY];
+    int32_t ids[JN_TOK_CACHE_IDS];
+} jn_cache_slot;
+
 struct jn_tokenizer {
     char *pool;
     size_t pool_len, pool_cap;
@@ -119,6 +139,9 @@ struct jn_tokenizer {
     int32_t *prefix, *suffix;
     size_t n_prefix, n_suffix;
     int32_t bos, eos;
+
+    jn_cache_slot *cache; /* [JN_TOK_CACHE_SLOTS], NULL = no cache */
+    pthread_mutex_t cache_lock[JN_TOK_CACHE_STRIPES];
 };
 
 /* Pool / map helpers (tokenizer.c). */
@@ -129,10 +152,10 @@ static inline int jn_pairmap_get(const jn_pairmap *m, int32_t a, int32_t b, uint
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
     size_t i = (size_t)(h ^ (h >> 32)) & m->mask;
     for (;;) {
-        uint64_t k = m->keys[i];
+        uint64_t k = m->e[i].key;
         if (k == key) {
-            *rank = (uint32_t)(m->vals[i] >> 32);
-            *id = (int32_t)(uint32_t)m->vals[i];
+            *rank = m->e[i].rank;
+            *id = m->e[i].id;
             return 1;
         }
         if (k == UINT64_MAX) return 0;

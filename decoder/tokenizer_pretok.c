@@ -440,6 +440,27 @@ static jn_status bpe_word(enc_ctx *c, const char *w, size_t n) {
             return JN_OK;
         }
     }
+    jn_cache_slot *slot = NULL;
+    pthread_mutex_t *lock = NULL;
+    uint64_t h = 0;
+    if (t->cache && n <= JN_TOK_CACHE_KEY) {
+        h = jn_tok_hash(w, n);
+        size_t si = (size_t)(h ^ (h >> 29)) & (JN_TOK_CACHE_SLOTS - 1);
+        slot = &t->cache[si];
+        lock = (pthread_mutex_t *)&t->cache_lock[si % JN_TOK_CACHE_STRIPES];
+        if (pthread_mutex_trylock(lock) == 0) {
+            int hit = slot->klen == n && slot->hash == h && memcmp(slot->key, w, n) == 0;
+            int32_t got[JN_TOK_CACHE_IDS];
+            int ng = hit ? slot->nids : 0;
+            if (hit) memcpy(got, slot->ids, (size_t)ng * sizeof got[0]);
+            pthread_mutex_unlock(lock);
+            if (hit) {
+                for (int k = 0; k < ng; k++) emit(c, got[k]);
+                return c->oom ? jn_fail(c->err, JN_ERR_NOMEM, "out of memory") : JN_OK;
+            }
+        }
+    }
+    size_t first_out = c->n;
     if (!bpe_reserve(c, n + 8)) return jn_fail(c->err, JN_ERR_NOMEM, "out of memory");
     int m = 0;
     int32_t *sid = c->sid;
@@ -476,7 +497,17 @@ static jn_status bpe_word(enc_ctx *c, const char *w, size_t n) {
     } else if (m == 1) {
         emit(c, sid[0]);
     }
-    return c->oom ? jn_fail(c->err, JN_ERR_NOMEM, "out of memory") : JN_OK;
+    if (c->oom) return jn_fail(c->err, JN_ERR_NOMEM, "out of memory");
+    size_t made = c->n - first_out;
+    if (slot && made <= JN_TOK_CACHE_IDS && pthread_mutex_trylock(lock) == 0) {
+        slot->hash = h;
+        slot->klen = (uint8_t)n;
+        slot->nids = (uint8_t)made;
+        memcpy(slot->key, w, n);
+        memcpy(slot->ids, c->ids + first_out, made * sizeof(int32_t));
+        pthread_mutex_unlock(lock);
+    }
+    return JN_OK;
 }
 
 /* ------------------------------------------------------------------ pre-tokenizers */

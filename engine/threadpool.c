@@ -27,8 +27,9 @@
 #define JN_CPU_RELAX() ((void)0)
 #endif
 
-/* Spin iterations before a worker blocks (a pause is ~10-150 cycles: roughly 0.1-1 ms). */
-#define JN_POOL_SPIN_WORKER 20000
+/* Spin iterations before a worker blocks (a pause is ~10-150 cycles: roughly 15-200 us), long
+ * enough to bridge the gaps between the ops of a decode step. */
+#define JN_POOL_SPIN_WORKER 4000
 /* Spin iterations of the caller between sched_yield() calls while waiting for workers. */
 #define JN_POOL_SPIN_CALLER 256
 

@@ -44,7 +44,21 @@ static const jn_json *find_case(const char *id) {
 
 /* tolerance of a case output (path like "tolerance.siglip_features"), scaled */
 typedef struct { double max_abs, rel_l2; } tol_t;
-static double tol_scale_abs = 1, tol_scale_rel = 1;
+/* q8_0 weights (LM-side linears only): floors for LM-derived outputs, measured on this fixture
+ * (last-prompt/text logits rel_l2 0.013, max_abs 0.19; CFG logits rel_l2 0.033, max_abs 0.52)
+ * with about 2x margin. Vision, preprocessing and the VQ decoder stay bf16 and keep the strict
+ * golden tolerances. */
+static int q8_mode = 0;
+static tol_t tolerance(const jn_json *c, const char *sub);
+static tol_t tolerance_lm(const jn_json *c, const char *sub, int cfg) {
+    tol_t t = tolerance(c, sub);
+    if (q8_mode) {
+        double fa = cfg ? 1.0 : 0.4, fr = cfg ? 0.07 : 0.03;
+        if (t.max_abs < fa) t.max_abs = fa;
+        if (t.rel_l2 < fr) t.rel_l2 = fr;
+    }
+    return t;
+}
 static tol_t tolerance(const jn_json *c, const char *sub) {
     const jn_json *t = jn_json_get(c, "tolerance");
     if (sub) t = jn_json_get(t, sub);
@@ -53,8 +67,6 @@ static tol_t tolerance(const jn_json *c, const char *sub) {
         fprintf(stderr, "FAIL: no tolerance %s\n", sub ? sub : "");
         exit(1);
     }
-    r.max_abs *= tol_scale_abs;
-    r.rel_l2 *= tol_scale_rel;
     return r;
 }
 
@@ -136,7 +148,7 @@ static void understanding(janus_model *m, const char *case_id, const char *ids_f
         jn_json_free(gold);
         return;
     }
-    char p[4096], q[4096];
+    char p[8192], q[4096];
     size_t n;
     int32_t *ids, *want;
     snprintf(p, sizeof p, "%s/input_ids.json", dir);
@@ -160,11 +172,11 @@ static void understanding(janus_model *m, const char *case_id, const char *ids_f
     compare_npy("aligner_output", p, G(q), tolerance(vc, "aligner_output"));
     snprintf(p, sizeof p, "%s/logits_last.npy", dir);
     snprintf(q, sizeof q, "%s_last_logits.npy", golden_prefix);
-    compare_npy("last_prompt_logits", p, G(q), tolerance(c, "last_prompt_logits"));
+    compare_npy("last_prompt_logits", p, G(q), tolerance_lm(c, "last_prompt_logits", 0));
     snprintf(p, sizeof p, "%s/answer_logits.npy", dir);
     snprintf(q, sizeof q, "%s_step_logits.npy", golden_prefix);
     if (check_greedy) {
-        compare_npy("greedy_step_logits", p, G(q), tolerance(c, "greedy_step_logits"));
+        compare_npy("greedy_step_logits", p, G(q), tolerance_lm(c, "greedy_step_logits", 0));
         snprintf(p, sizeof p, "%s/answer_ids.json", dir);
         ids = read_ids_file(p, &n);
         check_ids("greedy_ids", ids, n, greedy, n_greedy);
@@ -207,7 +219,7 @@ static void text_only(janus_model *m) {
         be->download(be, host, lg, T * V * sizeof(float));
         size_t n;
         float *want = tu_load_npy_f32(G("text_logits.npy"), &n);
-        tol_t t = tolerance(c, NULL);
+        tol_t t = tolerance_lm(c, NULL, 0);
         if (n != T * (size_t)V) {
             fprintf(stderr, "FAIL text logits size\n");
             tu_failures++;
@@ -241,7 +253,7 @@ static void generation(janus_model *m, const char *dir) {
         fprintf(stderr, "FAIL generation: %s\n", err.msg);
         tu_failures++;
     } else {
-        char p[4096];
+        char p[8192];
         snprintf(p, sizeof p, "%s/input_ids_cond.json", dir);
         int32_t *got = read_ids_file(p, &n), *want;
         size_t n_want;
@@ -256,11 +268,11 @@ static void generation(janus_model *m, const char *dir) {
         free(got);
         free(want);
         snprintf(p, sizeof p, "%s/cfg_logits.npy", dir);
-        compare_npy("cfg_logits_576_steps", p, G("gen_cfg_logits.npy"), tolerance(c, "cfg_logits"));
+        compare_npy("cfg_logits_576_steps", p, G("gen_cfg_logits.npy"), tolerance_lm(c, "cfg_logits", 1));
         snprintf(p, sizeof p, "%s/cond_logits_first8.npy", dir);
-        compare_npy("cond_logits_first8", p, G("gen_cond_logits_first8.npy"), tolerance(c, "cond_logits"));
+        compare_npy("cond_logits_first8", p, G("gen_cond_logits_first8.npy"), tolerance_lm(c, "cond_logits", 0));
         snprintf(p, sizeof p, "%s/uncond_logits_first8.npy", dir);
-        compare_npy("uncond_logits_first8", p, G("gen_uncond_logits_first8.npy"), tolerance(c, "cond_logits"));
+        compare_npy("uncond_logits_first8", p, G("gen_uncond_logits_first8.npy"), tolerance_lm(c, "cond_logits", 0));
     }
     free(tokens);
     free(forced);
@@ -271,13 +283,17 @@ static void vq_decode(janus_model *m, const char *case_id, const char *prefix) {
     const jn_json *c = find_case(case_id);
     char q[512];
     snprintf(q, sizeof q, "%s_tokens.json", prefix);
-    size_t n;
-    int32_t *ids = read_ids_file(G(q), &n);
-    if (n != 576) { /* [[...]] nested form */
-        jn_json *j = load_json(G(q));
-        free(ids);
-        ids = json_ids(j->items[0], &n);
-        jn_json_free(j);
+    /* [24][24] grid of ids, raster order */
+    jn_json *grid = load_json(G(q));
+    int32_t ids[576];
+    size_t n = 0;
+    for (size_t r = 0; r < grid->n && r < 24; r++)
+        for (size_t c = 0; c < grid->items[r]->n && c < 24; c++) ids[n++] = (int32_t)grid->items[r]->items[c]->integer;
+    jn_json_free(grid);
+    if (n != 576) {
+        fprintf(stderr, "FAIL %s: token grid is not 24x24\n", case_id);
+        tu_failures++;
+        return;
     }
     jn_error err = {0};
     jn_vq_session *vs = jn_vq_session_create(m->be, &m->vq_hp, &m->vq_w, 24, &err);
@@ -317,17 +333,16 @@ static void vq_decode(janus_model *m, const char *case_id, const char *prefix) {
     }
     free(chw);
     jn_vq_session_free(vs);
-    free(ids);
 }
 
 int main(int argc, char **argv) {
     const char *type = argc > 1 ? argv[1] : "f32";
-    if (!strcmp(type, "q8_0")) {
-        /* measured on this fixture: see README "Precision" — bounds, not goals */
-        tol_scale_abs = 2000;
-        tol_scale_rel = 2000;
-    }
+    q8_mode = !strcmp(type, "q8_0");
     cases = load_json(G("cases.json"));
+    if (getenv("JANUS_TEST_BACKEND") && !strcmp(getenv("JANUS_TEST_BACKEND"), "cuda") && !jn_backend_cuda_available()) {
+        fprintf(stderr, "SKIP: no CUDA device\n");
+        return 77;
+    }
     char gguf[4096], dir[4096];
     snprintf(gguf, sizeof gguf, "%s", tu_tmp(""));
     strncat(gguf, "golden-tiny-", sizeof gguf - strlen(gguf) - 1);
@@ -347,12 +362,21 @@ int main(int argc, char **argv) {
     }
     janus_load_params lp = janus_load_default_params();
     lp.n_threads = 2;
+    /* JANUS_TEST_BACKEND=cuda runs the same goldens on the GPU (skipped without a device) */
+    const char *backend = getenv("JANUS_TEST_BACKEND");
+    if (backend && *backend) {
+        if (!strcmp(backend, "cuda") && !jn_backend_cuda_available()) {
+            fprintf(stderr, "SKIP: no CUDA device\n");
+            return 77;
+        }
+        lp.backend = backend;
+    }
     janus_model *m = janus_model_load(gguf, &lp, &err);
     if (!m) {
         fprintf(stderr, "FAIL load: %s\n", err.msg);
         return 1;
     }
-    int strict = strcmp(type, "q8_0") != 0;
+    int strict = !q8_mode; /* greedy ids may legitimately change under q8_0 */
     snprintf(dir, sizeof dir, "%s", tu_tmp("golden-dump-q1"));
     understanding(m, "understanding_und_q1", "und_und_q1_ids.json", "preprocess_img0_640x427", "vision_img0_640x427",
                   "und_und_q1", strict, dir);

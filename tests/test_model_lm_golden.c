@@ -9,7 +9,8 @@
  * The model is converted to an f32 GGUF with `janus convert` (or taken from $JANUS_LM_GGUF), bound
  * through jn_gguf_open + jn_wstore + jn_lm_bind/jn_gen_bind with hparams read from the metadata.
  * Tolerances are the ones cases.json suggests (10 x the fp32-vs-fp64 noise floor of the official
- * code). Runs on the ref backend and on the cpu backend. */
+ * code). Runs on the ref and cpu backends (and cuda when a device is present), for an f32 and a
+ * bf16 conversion. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,22 +203,10 @@ static void test_gen(jn_backend *be, model *m, const jn_json *cases) {
     jn_lm_session_free(s);
 }
 
-int main(void) {
-    /* 1. an f32 GGUF of the tiny model */
-    const char *gguf = getenv("JANUS_LM_GGUF");
-    if (!gguf || !*gguf) {
-        gguf = tu_tmp("lm_golden_tiny_a_f32.gguf");
-        char cmd[8192];
-        snprintf(cmd, sizeof cmd, "\"%s\" convert \"%s\" -o \"%s\" --type f32", tu_janus_bin(),
-                 tu_fixture("janus-tiny-a/models/tiny-a"), gguf);
-        int rc = tu_system(cmd);
-        if (rc != 0) {
-            fprintf(stderr, "FAIL `%s` exited with %d\n", cmd, rc);
-            return 1;
-        }
-    }
+/* Binds the GGUF at path and runs every case on every backend present. */
+static int run_file(const char *path, const jn_json *cases) {
     jn_error err = {0};
-    jn_gguf *g = jn_gguf_open(gguf, &err);
+    jn_gguf *g = jn_gguf_open(path, &err);
     if (!g) {
         fprintf(stderr, "FAIL %s\n", err.msg);
         return 1;
@@ -233,29 +222,34 @@ int main(void) {
              get_int(g, "janus.gen_head.image_token_size", &m.gh.codebook_size) &&
              get_int(g, "janus.gen_head.image_token_embed", &m.gh.head_embd) &&
              get_int(g, "janus.vq.codebook_dim", &m.gh.codebook_dim);
-    if (!ok) return 1;
-    hp->d_head = hp->n_embd / hp->n_head;
-    m.gh.n_embd = hp->n_embd;
-    fprintf(stderr, "     tiny-a LM: n_embd %d, n_layer %d, n_head %d, n_ff %d, n_vocab %d, eps %g, theta %g\n",
-            hp->n_embd, hp->n_layer, hp->n_head, hp->n_ff, hp->n_vocab, (double)hp->rms_eps,
-            (double)hp->rope_theta);
-    jn_wstore *st = jn_wstore_create(g, &err);
-    TU_CHECK(st != NULL, "%s", err.msg);
-    if (!st) return 1;
-    if (jn_lm_bind(&m.w, st, hp, &err) != JN_OK || jn_gen_bind(&m.gw, st, &m.gh, &err) != JN_OK) {
-        fprintf(stderr, "FAIL bind: %s\n", err.msg);
+    if (!ok || hp->n_head <= 0) {
+        jn_gguf_close(g);
         return 1;
     }
+    hp->d_head = hp->n_embd / hp->n_head;
+    m.gh.n_embd = hp->n_embd;
+    fprintf(stderr, "     %s: n_embd %d, n_layer %d, n_head %d, n_ff %d, n_vocab %d, eps %g, theta %g\n",
+            path, hp->n_embd, hp->n_layer, hp->n_head, hp->n_ff, hp->n_vocab, (double)hp->rms_eps,
+            (double)hp->rope_theta);
+    jn_wstore *st = jn_wstore_create(g, &err);
+    if (!st || jn_lm_bind(&m.w, st, hp, &err) != JN_OK || jn_gen_bind(&m.gw, st, &m.gh, &err) != JN_OK) {
+        fprintf(stderr, "FAIL bind: %s\n", err.msg);
+        jn_wstore_free(st);
+        jn_gguf_close(g);
+        return 1;
+    }
+    fprintf(stderr, "     matrices stored as %s\n", jn_dtype_name(m.w.layers[0].wq->type));
 
-    jn_json *cases = jn_json_parse_file(tu_fixture(GOLDEN "cases.json"), &err);
-    TU_CHECK(cases != NULL, "%s", err.msg);
-    if (!cases) return 1;
-
-    jn_backend *bes[2];
+    jn_backend *bes[3] = {NULL, NULL, NULL};
     bes[0] = jn_backend_ref_create(&err);
+    TU_CHECK(bes[0] != NULL, "ref backend: %s", err.msg);
     bes[1] = jn_backend_cpu_create(0, &err);
-    TU_CHECK(bes[0] && bes[1], "backend: %s", err.msg);
-    for (int b = 0; b < 2; b++) {
+    TU_CHECK(bes[1] != NULL, "cpu backend: %s", err.msg);
+    if (jn_backend_cuda_available()) {
+        bes[2] = jn_backend_cuda_create(0, &err);
+        TU_CHECK(bes[2] != NULL, "cuda backend: %s", err.msg);
+    }
+    for (int b = 0; b < 3; b++) {
         jn_backend *be = bes[b];
         if (!be) continue;
         for (int64_t i = 0; i < jn_wstore_count(st); i++)
@@ -265,9 +259,40 @@ int main(void) {
         for (int64_t i = 0; i < jn_wstore_count(st); i++) be->weight_release(be, jn_wstore_at(st, i));
         be->destroy(be);
     }
-    jn_json_free(cases);
     jn_lm_weights_free(&m.w);
     jn_wstore_free(st);
     jn_gguf_close(g);
+    return 0;
+}
+
+int main(void) {
+    jn_error err = {0};
+    jn_json *cases = jn_json_parse_file(tu_fixture(GOLDEN "cases.json"), &err);
+    if (!cases) {
+        fprintf(stderr, "FAIL %s\n", err.msg);
+        return 1;
+    }
+    const char *given = getenv("JANUS_LM_GGUF");
+    if (given && *given) {
+        if (run_file(given, cases)) tu_failures++;
+    } else {
+        /* The checkpoint holds bf16 values: the f32 and the bf16 conversion carry the same numbers
+         * (f32 vs bf16 matmul paths), so both must meet the fp32 golden tolerances. */
+        static const char *types[2] = {"f32", "bf16"};
+        for (int i = 0; i < 2; i++) {
+            char path[4096], cmd[8192];
+            snprintf(path, sizeof path, "%s", tu_tmp(i == 0 ? "lm_golden_tiny_a_f32.gguf" : "lm_golden_tiny_a_bf16.gguf"));
+            snprintf(cmd, sizeof cmd, "\"%s\" convert \"%s\" -o \"%s\" --type %s --force", tu_janus_bin(),
+                     tu_fixture("janus-tiny-a/models/tiny-a"), path, types[i]);
+            int rc = tu_system(cmd);
+            if (rc != 0) {
+                fprintf(stderr, "FAIL `%s` exited with %d\n", cmd, rc);
+                tu_failures++;
+                continue;
+            }
+            if (run_file(path, cases)) tu_failures++;
+        }
+    }
+    jn_json_free(cases);
     return TU_RESULT();
 }

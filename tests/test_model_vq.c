@@ -26,9 +26,6 @@
 #include "testutil.h"
 #include "vq_tokenizer/vq_decoder.h"
 
-/* The cpu backend may be absent from a partial build: a weak reference lets the test run on ref
- * alone (the function address is then NULL). */
-#pragma weak jn_backend_cpu_create
 
 /* ------------------------------------------------------------------ random weights */
 
@@ -66,6 +63,15 @@ static jn_weight *mkw(jn_dtype t, int nd, int64_t d0, int64_t d1, int64_t d2, in
     w->data = data;
     w->dev = data;
     return w;
+}
+/* makes every pool weight usable by be (cuda: device copies) */
+static void upload_pool(jn_backend *be) {
+    jn_error err = {0};
+    for (int i = 0; i < n_pool; i++)
+        if (be->weight_upload(be, &pool[i], &err) != JN_OK) fprintf(stderr, "upload: %s\n", err.msg);
+}
+static void release_pool(jn_backend *be) {
+    for (int i = 0; i < n_pool; i++) be->weight_release(be, &pool[i]);
 }
 static void free_pool(void) {
     for (int i = 0; i < n_pool; i++) free((void *)pool[i].data);
@@ -263,7 +269,8 @@ static jn_backend *make_backend(const char *name, int threads) {
     jn_error err = {0};
     jn_backend *be = NULL;
     if (!strcmp(name, "ref")) be = jn_backend_ref_create(&err);
-    else if (!strcmp(name, "cpu") && jn_backend_cpu_create) be = jn_backend_cpu_create(threads, &err);
+    else if (!strcmp(name, "cpu")) be = jn_backend_cpu_create(threads, &err);
+    else if (!strcmp(name, "cuda")) be = jn_backend_cuda_create(0, &err);
     if (!be) fprintf(stderr, "backend %s: %s\n", name, err.msg);
     return be;
 }
@@ -284,7 +291,7 @@ static int decode_once(jn_backend *be, const jn_vq_hparams *hp, const jn_vq_weig
 
 /* ------------------------------------------------------------------ 1. random weights */
 
-static void test_random(jn_dtype conv_type, int have_cpu) {
+static void test_random(jn_dtype conv_type, const int have[3]) {
     g_conv_type = conv_type;
     jn_vq_hparams hp = {.codebook_size = 16, .codebook_dim = 8, .z_channels = 16, .ch = 16, .n_levels = 3,
                         .ch_mult = {1, 2, 2}, .num_res_blocks = 1, .n_groups = 4, .eps = 1e-6f, .l2_norm = 1};
@@ -332,15 +339,18 @@ static void test_random(jn_dtype conv_type, int have_cpu) {
     TU_CHECK(rms > 0.05 && rms < 100, "reference output rms %g is degenerate", rms);
     free(rd);
 
-    const char *names[2] = {"ref", "cpu"};
-    for (int bi = 0; bi < (have_cpu ? 2 : 1); bi++) {
+    const char *names[3] = {"ref", "cpu", "cuda"};
+    for (int bi = 0; bi < 3; bi++) {
+        if (!have[bi]) continue;
         jn_backend *be = make_backend(names[bi], 2);
         TU_CHECK(be != NULL, "backend %s", names[bi]);
         if (!be) continue;
+        upload_pool(be);
         jn_error err = {0};
         jn_vq_session *s = jn_vq_session_create(be, &hp, &w, grid, &err);
         TU_CHECK(s != NULL, "%s", err.msg);
         if (!s) {
+            release_pool(be);
             be->destroy(be);
             continue;
         }
@@ -366,6 +376,7 @@ static void test_random(jn_dtype conv_type, int have_cpu) {
             TU_CHECK(!memcmp(got, got2, n * sizeof(float)), "cpu: 1 thread differs from 2 threads");
             if (be1) be1->destroy(be1);
         }
+        release_pool(be);
         be->destroy(be);
     }
     /* hparams validation */
@@ -571,33 +582,34 @@ static void test_golden(jn_backend *be) {
     jn_vq_session_free(s);
     jn_json_free(cases);
     jn_vq_weights_free(&w);
+    for (int64_t i = 0; i < jn_wstore_count(store); i++) be->weight_release(be, jn_wstore_at(store, i));
     jn_wstore_free(store);
     jn_gguf_close(g);
 }
 
 int main(void) {
-    int have_cpu = 0;
-    if (jn_backend_cpu_create) {
+    int have[3] = {1, 0, jn_backend_cuda_available()}; /* ref, cpu, cuda */
+    {
         jn_error err = {0};
         jn_backend *be = jn_backend_cpu_create(1, &err);
         if (be) {
-            have_cpu = 1;
+            have[1] = 1;
             be->destroy(be);
         }
     }
     test_rgb8();
-    test_random(JN_F32, have_cpu);
-    test_random(JN_BF16, have_cpu);
-    test_random(JN_F16, have_cpu);
-    /* golden on cpu when present, else on the (slow) ref backend; JANUS_TEST_REF_GOLDEN=1 adds ref */
-    jn_backend *be = make_backend(have_cpu ? "cpu" : "ref", 0);
-    if (be) {
-        test_golden(be);
-        be->destroy(be);
-    }
+    test_random(JN_F32, have);
+    test_random(JN_BF16, have);
+    test_random(JN_F16, have);
+    /* golden on cpu and cuda when present; on ref (slow: ~15 s per decode in Release, minutes under
+     * sanitizers) only without cpu or with JANUS_TEST_REF_GOLDEN=1 */
     const char *e = getenv("JANUS_TEST_REF_GOLDEN");
-    if (have_cpu && e && *e == '1') {
-        be = make_backend("ref", 0);
+    const int run_golden[3] = {!have[1] || (e && *e == '1'), have[1], have[2]};
+    const char *names[3] = {"ref", "cpu", "cuda"};
+    for (int bi = 0; bi < 3; bi++) {
+        if (!run_golden[bi]) continue;
+        jn_backend *be = make_backend(names[bi], 0);
+        TU_CHECK(be != NULL, "backend %s", names[bi]);
         if (be) {
             test_golden(be);
             be->destroy(be);

@@ -6,18 +6,16 @@
  * exp), then O[qb, d] = P·V as an outer-product FMA sweep over keys (4 query rows × 16 columns
  * register tile, V streamed once per tile), divided by the row sum. Masked keys get P = 0, so a
  * query's bits do not depend on the other queries in its block, on n_q or on the thread count.
- * Scratch: per-thread QB·n_kv scores, reserved before the pool runs (no allocation per call in
- * steady state). */
+ * With more than a few queries the head's K and V slices are first packed contiguously into
+ * scratch: rows ldkv floats apart (4 KB for 16×64) alias in L1 and would be re-read from L2.
+ * Scratch: per-thread QB·n_kv scores (+ 2·n_kv·d_head packed K/V), reserved before the pool
+ * runs (no allocation per call in steady state). */
 #include "cpu_internal.h"
 
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define JN_X86 1
-#include <immintrin.h>
-#define JN_AVX2_FN __attribute__((target("avx2,fma,f16c")))
-#endif
+#include "cpu_simd.h"
 
 #define QB 32 /* query rows per task */
 
@@ -93,11 +91,66 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
 }
 #endif
 
+/* row[j] = exp(scale·row[j] − max) for j < vis, 0 for vis <= j < nk; returns the sum (fixed order) */
+static float softmax_row_scalar(float *row, int vis, int nk, float scale) {
+    float mx = -INFINITY;
+    for (int j = 0; j < vis; j++) {
+        row[j] *= scale;
+        if (row[j] > mx) mx = row[j];
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < vis; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    for (int j = vis; j < nk; j++) row[j] = 0.0f;
+    return sum;
+}
+
+#ifdef JN_X86
+JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scale) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= vis; j += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(row + j), vs);
+        _mm256_storeu_ps(row + j, v);
+        vmx = _mm256_max_ps(vmx, v);
+    }
+    float mx = jn_hmax8(vmx);
+    for (; j < vis; j++) {
+        row[j] *= scale;
+        if (row[j] > mx) mx = row[j];
+    }
+    const __m256 m8 = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= vis; j += 8) {
+        __m256 e = jn_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), m8));
+        _mm256_storeu_ps(row + j, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    if (j < vis) { /* tail through the same exp, padded with −inf (exp → 0) */
+        float t[8];
+        for (int i = 0; i < 8; i++) t[i] = j + i < vis ? row[j + i] - mx : -INFINITY;
+        __m256 e = jn_exp8(_mm256_loadu_ps(t));
+        _mm256_storeu_ps(t, e);
+        for (int i = 0; j + i < vis; i++) row[j + i] = t[i];
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    for (j = vis; j < nk; j++) row[j] = 0.0f;
+    return jn_hsum8(vsum);
+}
+#endif
+
 static void attn_task(void *arg, int ith, int nth) {
     attn_ctx *t = (attn_ctx *)arg;
     long n_tasks = (long)t->n_seq * t->n_head * t->n_qblk, tb, te;
     jn_split_range(n_tasks, ith, nth, &tb, &te);
-    float *S = (float *)t->c->tscratch[ith]; /* [QB, n_kv] */
+    float *S = (float *)t->c->tscratch[ith];                   /* [QB, n_kv] */
+    float *Kp = S + (size_t)QB * (size_t)t->n_kv;                /* [n_kv, d] packed K of one head */
+    float *Vp = Kp + (size_t)t->n_kv * (size_t)t->d_head;       /* [n_kv, d] packed V */
+    long packed = -1;                                           /* s*n_head + h held in Kp/Vp */
+    const int pack = t->n_q > 4;
     float sums[QB];
     const int n_kv = t->n_kv, d = t->d_head;
     for (long task = tb; task < te; task++) {
@@ -108,6 +161,7 @@ static void attn_task(void *arg, int ith, int nth) {
         const float *qp = t->q + ((size_t)s * t->n_q + i0) * (size_t)t->ldq + (size_t)h * d;
         const float *kp = t->k + (size_t)s * t->seq_stride + (size_t)h * d;
         const float *vp = t->v + (size_t)s * t->seq_stride + (size_t)h * d;
+        size_t ldkv = (size_t)t->ldkv;
         float *op = t->out + ((size_t)s * t->n_q + i0) * (size_t)t->ldo + (size_t)h * d;
         /* keys visible to the block: up to the last query's limit */
         int nk = n_kv;
@@ -119,7 +173,20 @@ static void attn_task(void *arg, int ith, int nth) {
             for (int i = 0; i < nq; i++) memset(op + (size_t)i * t->ldo, 0, (size_t)d * sizeof(float));
             continue;
         }
-        jn_cpu_mm_f32(t->c, S, (size_t)nk, qp, (size_t)t->ldq, nq, kp, (size_t)t->ldkv, nk, d, NULL);
+        if (pack) {
+            long key = (long)s * t->n_head + h;
+            if (key != packed) {
+                for (int j = 0; j < n_kv; j++) {
+                    memcpy(Kp + (size_t)j * d, kp + (size_t)j * ldkv, (size_t)d * sizeof(float));
+                    memcpy(Vp + (size_t)j * d, vp + (size_t)j * ldkv, (size_t)d * sizeof(float));
+                }
+                packed = key;
+            }
+            kp = Kp;
+            vp = Vp;
+            ldkv = (size_t)d;
+        }
+        jn_cpu_mm_f32(t->c, S, (size_t)nk, qp, (size_t)t->ldq, nq, kp, ldkv, nk, d, NULL);
         for (int i = 0; i < nq; i++) {
             float *row = S + (size_t)i * nk;
             int vis = t->causal ? n_kv - t->n_q + i0 + i + 1 : n_kv; /* keys this query sees */
@@ -129,25 +196,21 @@ static void attn_task(void *arg, int ith, int nth) {
                 sums[i] = 1.0f;
                 continue;
             }
-            float mx = -INFINITY;
-            for (int j = 0; j < vis; j++) {
-                row[j] *= t->scale;
-                if (row[j] > mx) mx = row[j];
+#ifdef JN_X86
+            if (t->c->avx2) {
+                sums[i] = softmax_row_avx2(row, vis, nk, t->scale);
+                continue;
             }
-            for (int j = 0; j < vis; j++) row[j] -= mx;
-            jn_cpu_exp_inplace(t->c, row, vis);
-            float sum = 0.0f;
-            for (int j = 0; j < vis; j++) sum += row[j];
-            for (int j = vis; j < nk; j++) row[j] = 0.0f;
-            sums[i] = sum;
+#endif
+            sums[i] = softmax_row_scalar(row, vis, nk, t->scale);
         }
 #ifdef JN_X86
         if (t->c->avx2) {
-            pv_avx2(op, t->ldo, S, nk, vp, (size_t)t->ldkv, nq, nk, d, sums);
+            pv_avx2(op, t->ldo, S, nk, vp, ldkv, nq, nk, d, sums);
             continue;
         }
 #endif
-        pv_scalar(op, t->ldo, S, nk, vp, (size_t)t->ldkv, nq, nk, d, sums);
+        pv_scalar(op, t->ldo, S, nk, vp, ldkv, nq, nk, d, sums);
     }
 }
 
@@ -158,7 +221,8 @@ void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k
     if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
     attn_ctx t = {c, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal, seq_stride, scale,
                   (n_q + QB - 1) / QB};
-    jn_cpu_reserve(c, (size_t)QB * (size_t)(n_kv > 0 ? n_kv : 1) * sizeof(float), 0);
+    size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
+    jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0);
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
     if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {
         attn_task(&t, 0, 1);

@@ -13,12 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define JN_X86 1
-#include <immintrin.h>
-#define JN_AVX2_FN __attribute__((target("avx2,fma,f16c")))
-#define JN_AVX2_INLINE __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
-#endif
+#include "cpu_simd.h"
 
 enum { EW_ADD, EW_MUL, EW_SCALE, EW_GELU, EW_SILU, EW_SWIGLU, EW_EXP };
 
@@ -52,31 +47,8 @@ static void ew_scalar(int op, float *y, const float *a, const float *b, float s,
 /* ---------------------------------------------------------------- AVX2 */
 #ifdef JN_X86
 
-/* exp(x): 0 below −87 (where the result would be denormal), +inf above 88.3 */
-JN_AVX2_INLINE __m256 exp8(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.3f);
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    __m256 res = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    res = _mm256_blendv_ps(res, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
-    res = _mm256_blendv_ps(res, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
-    return res;
-}
-
 JN_AVX2_INLINE __m256 silu8(__m256 x) {
-    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    __m256 e = jn_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
     return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
@@ -95,7 +67,7 @@ JN_AVX2_INLINE __m256 gelu8(__m256 x) {
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
-    __m256 erfc = _mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(z, z, p)));
+    __m256 erfc = _mm256_mul_ps(t, jn_exp8(_mm256_fnmadd_ps(z, z, p)));
     __m256 hpos = _mm256_fnmadd_ps(half, erfc, one); /* 1 − erfc/2 for x ≥ 0 */
     __m256 hneg = _mm256_mul_ps(half, erfc);        /* erfc/2 for x < 0 */
     __m256 phi = _mm256_blendv_ps(hpos, hneg, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
@@ -127,7 +99,7 @@ JN_AVX2_FN static void ew_avx2(int op, float *y, const float *a, const float *b,
             _mm256_storeu_ps(y + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(a + i)), _mm256_loadu_ps(b + i)));
         break;
     case EW_EXP:
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(a + i)));
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, jn_exp8(_mm256_loadu_ps(a + i)));
         break;
     default: break;
     }

@@ -19,12 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define JN_X86 1
-#include <immintrin.h>
-#define JN_AVX2_FN __attribute__((target("avx2,fma,f16c")))
-#define JN_AVX2_INLINE __attribute__((target("avx2,fma,f16c"), always_inline)) static inline
-#endif
+#include "cpu_simd.h"
 
 #define MR 4 /* x rows per micro-tile */
 #define NR 3 /* W rows per micro-tile (float) */
@@ -100,23 +95,40 @@ static void mm_q_scalar(float *y, size_t ldy, const jn_q8x *xq, int M, const uin
 
 static const int32_t k_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-JN_AVX2_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
+/* 8 weights at w[k..k+8) as f32; wt: 0 f32, 1 f16, 2 bf16 (conversions are exact) */
+JN_AVX2_INLINE __m256 wload8(const int wt, const void *w, size_t k) {
+    if (wt == 0) return _mm256_loadu_ps((const float *)w + k);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + k));
+    if (wt == 1) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-/* y[i, j] for i < mr, j < nr: one 8-lane FMA accumulator per output, masked K tail */
-JN_AVX2_INLINE void mk_f32(const int mr, const int nr, const float *x, size_t ldx, const float *w, size_t ldw,
-                           int K, float *y, size_t ldy, const float *bias) {
+/* the last K - k (< 8) weights, zero padded, as f32 (same values a masked load of the converted
+ * row gives) */
+JN_AVX2_INLINE __m256 wtail8(const int wt, const void *w, int k, int K, __m256i mask) {
+    if (wt == 0) return _mm256_maskload_ps((const float *)w + k, mask);
+    float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const uint16_t *h = (const uint16_t *)w + k;
+    for (int i = 0; i < K - k; i++) t[i] = wt == 1 ? _cvtsh_ss(h[i]) : jn_bf16_to_f32(h[i]);
+    return _mm256_loadu_ps(t);
+}
+
+/* y[i, j] for i < mr, j < nr: one 8-lane FMA accumulator per output, masked K tail. W rows are
+ * ldw elements apart, of type wt (f16/bf16 converted in registers: same values, same FMAs as
+ * the f32 copy, so the direct and converted paths give identical bits). */
+JN_AVX2_INLINE void mk_f32(const int mr, const int nr, const int wt, const int pf, const float *x, size_t ldx, const void *w,
+                           size_t ldw, int K, float *y, size_t ldy, const float *bias) {
+    const size_t esz = wt == 0 ? 4 : 2;
+    const uint8_t *wb = (const uint8_t *)w;
     __m256 acc[MR][NR];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_ps();
     int k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 wv[NR];
-        for (int j = 0; j < nr; j++) wv[j] = _mm256_loadu_ps(w + (size_t)j * ldw + k);
+        for (int j = 0; j < nr; j++) wv[j] = wload8(wt, wb + (size_t)j * ldw * esz, (size_t)k);
+        if (pf && (k & 15) == 0) /* streaming W from DRAM (small M): prefetch ahead */
+            for (int j = 0; j < nr; j++) _mm_prefetch((const char *)(wb + ((size_t)j * ldw + k) * esz) + 768, _MM_HINT_T0);
         for (int i = 0; i < mr; i++) {
             __m256 xv = _mm256_loadu_ps(x + (size_t)i * ldx + k);
             for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -125,7 +137,7 @@ JN_AVX2_INLINE void mk_f32(const int mr, const int nr, const float *x, size_t ld
     if (k < K) {
         __m256i mask = _mm256_loadu_si256((const __m256i *)(k_mask_tab + 8 - (K - k)));
         __m256 wv[NR];
-        for (int j = 0; j < nr; j++) wv[j] = _mm256_maskload_ps(w + (size_t)j * ldw + k, mask);
+        for (int j = 0; j < nr; j++) wv[j] = wtail8(wt, wb + (size_t)j * ldw * esz, k, K, mask);
         for (int i = 0; i < mr; i++) {
             __m256 xv = _mm256_maskload_ps(x + (size_t)i * ldx + k, mask);
             for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -133,14 +145,17 @@ JN_AVX2_INLINE void mk_f32(const int mr, const int nr, const float *x, size_t ld
     }
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
-            float s = hsum8(acc[i][j]);
+            float s = jn_hsum8(acc[i][j]);
             y[(size_t)i * ldy + j] = bias ? s + bias[j] : s;
         }
 }
 
-JN_AVX2_FN static void mm_f32_avx2(float *y, size_t ldy, const float *x, size_t ldx, int M, const float *w,
-                                   size_t ldw, int N, int K, const float *bias) {
-    /* W chunk of nb rows (~128 KB) stays in L2 while the 4-row x tiles walk over it */
+/* W of type wt (0 f32, 1 f16, 2 bf16), rows ldw elements apart */
+JN_AVX2_INLINE void mm_w_avx2(const int wt, float *y, size_t ldy, const float *x, size_t ldx, int M, const void *w,
+                              size_t ldw, int N, int K, const float *bias) {
+    const size_t esz = wt == 0 ? 4 : 2;
+    const int pf = M <= 8;
+    /* W chunk of nbk rows (~128 KB as f32) stays in L2 while the 4-row x tiles walk over it */
     int nbk = (int)((128u * 1024u) / ((size_t)K * 4u + 1u));
     nbk = nbk < NR ? NR : (nbk / NR) * NR;
     for (int n0 = 0; n0 < N; n0 += nbk) {
@@ -149,11 +164,15 @@ JN_AVX2_FN static void mm_f32_avx2(float *y, size_t ldy, const float *x, size_t 
             int mr = imin(MR, M - m);
             for (int n = n0; n < n1; n += NR) {
                 int nr = imin(NR, n1 - n);
-                const float *xp = x + (size_t)m * ldx, *wp = w + (size_t)n * ldw;
+                const float *xp = x + (size_t)m * ldx;
+                const void *wp = (const uint8_t *)w + (size_t)n * ldw * esz;
                 float *yp = y + (size_t)m * ldy + n;
                 const float *bp = bias ? bias + n : NULL;
 #define JN_MK(a, b) \
-    case (a) * 4 + (b): mk_f32(a, b, xp, ldx, wp, ldw, K, yp, ldy, bp); break
+    case (a) * 4 + (b):                                                             \
+        if (pf) mk_f32(a, b, wt, 1, xp, ldx, wp, ldw, K, yp, ldy, bp);              \
+        else mk_f32(a, b, wt, 0, xp, ldx, wp, ldw, K, yp, ldy, bp);                 \
+        break
                 switch (mr * 4 + nr) {
                     JN_MK(1, 1); JN_MK(1, 2); JN_MK(1, 3);
                     JN_MK(2, 1); JN_MK(2, 2); JN_MK(2, 3);
@@ -165,6 +184,19 @@ JN_AVX2_FN static void mm_f32_avx2(float *y, size_t ldy, const float *x, size_t 
             }
         }
     }
+}
+
+JN_AVX2_FN static void mm_f32_avx2(float *y, size_t ldy, const float *x, size_t ldx, int M, const float *w,
+                                   size_t ldw, int N, int K, const float *bias) {
+    mm_w_avx2(0, y, ldy, x, ldx, M, w, ldw, N, K, bias);
+}
+JN_AVX2_FN static void mm_f16_avx2(float *y, size_t ldy, const float *x, size_t ldx, int M, const void *w,
+                                   size_t ldw, int N, int K, const float *bias) {
+    mm_w_avx2(1, y, ldy, x, ldx, M, w, ldw, N, K, bias);
+}
+JN_AVX2_FN static void mm_bf16_avx2(float *y, size_t ldy, const float *x, size_t ldx, int M, const void *w,
+                                    size_t ldw, int N, int K, const float *bias) {
+    mm_w_avx2(2, y, ldy, x, ldx, M, w, ldw, N, K, bias);
 }
 
 JN_AVX2_FN static void quantize_avx2(const float *x, size_t ldx, int M, int K, jn_q8x *q) {
@@ -222,6 +254,7 @@ JN_AVX2_INLINE void mk_q(const int mr, const int nr, const int q4, const jn_q8x 
         float dw[NRQ];
         for (int j = 0; j < nr; j++) {
             const uint8_t *blk = w + (size_t)j * row_bytes + (size_t)b * bb;
+            _mm_prefetch((const char *)blk + 512, _MM_HINT_T0); /* keep DRAM busy in decode */
             uint16_t h;
             memcpy(&h, blk, 2);
             dw[j] = _cvtsh_ss(h);
@@ -240,7 +273,7 @@ JN_AVX2_INLINE void mk_q(const int mr, const int nr, const int q4, const jn_q8x 
     }
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
-            float s = hsum8(acc[i][j]);
+            float s = jn_hsum8(acc[i][j]);
             y[(size_t)i * ldy + j] = bias ? s + bias[j] : s;
         }
 }
@@ -395,6 +428,14 @@ static void mm_task(void *arg, int ith, int nth) {
                         (int)(K / 32), bp);
         } else {
             const float *wf;
+#ifdef JN_X86
+            /* small M: convert f16/bf16 in registers while streaming W once (same bits as below) */
+            if (t->c->avx2 && mm <= 8 && t->wt != JN_F32) {
+                if (t->wt == JN_F16) mm_f16_avx2(yp, (size_t)t->N, t->x + (size_t)m0 * K, K, mm, wrow, K, nn, (int)K, bp);
+                else mm_bf16_avx2(yp, (size_t)t->N, t->x + (size_t)m0 * K, K, mm, wrow, K, nn, (int)K, bp);
+                continue;
+            }
+#endif
             if (t->wt == JN_F32) {
                 wf = (const float *)wrow;
             } else {
