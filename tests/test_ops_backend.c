@@ -50,23 +50,27 @@ typedef struct tol {
     double worst_nmse, worst_rel; /* measured, over all backends */
 } tol;
 
+/* Tolerances: ~4-10× the worst values measured over all cpu variants (AVX2 and scalar) on this
+ * sweep (measured: float matmul/conv/attention nmse ≤ 6.6e-13, max_rel ≤ 1.3e-6; q8_0/q4_0
+ * (x quantized to q8) nmse ≤ 2.9e-5, max_rel ≤ 6.5e-3; norms 7e-14 / 2.7e-7; gelu 2e-16 / 1e-8;
+ * silu/swiglu 1e-14 / 1e-7; rope, get_rows, add/mul/scale, copies exact). */
 static tol g_tol[] = {
-    {"matmul f32", 1e-12, 1e-5, 0, 0},
-    {"matmul f16", 1e-12, 1e-5, 0, 0},
-    {"matmul bf16", 1e-12, 1e-5, 0, 0},
-    {"matmul q8_0", 1e-4, 2e-2, 0, 0},
-    {"matmul q4_0", 1e-4, 2e-2, 0, 0},
+    {"matmul f32", 4e-12, 1e-5, 0, 0},
+    {"matmul f16", 4e-12, 1e-5, 0, 0},
+    {"matmul bf16", 4e-12, 1e-5, 0, 0},
+    {"matmul q8_0", 1e-4, 3e-2, 0, 0},
+    {"matmul q4_0", 1e-4, 3e-2, 0, 0},
     {"get_rows", 0, 0, 0, 0},
-    {"norm", 1e-12, 1e-5, 0, 0},
-    {"rope", 1e-12, 1e-5, 0, 0},
-    {"attention", 1e-12, 1e-5, 0, 0},
+    {"norm", 1e-12, 3e-6, 0, 0},
+    {"rope", 1e-12, 1e-6, 0, 0}, /* cpu is bit-exact (same f32 formula); slack for device sin/cos */
+    {"attention", 4e-12, 1e-5, 0, 0},
     {"add/mul/scale", 0, 0, 0, 0},
-    {"gelu", 1e-12, 1e-5, 0, 0},
-    {"silu/swiglu", 1e-12, 1e-5, 0, 0},
+    {"gelu", 1e-14, 1e-7, 0, 0},
+    {"silu/swiglu", 1e-13, 1e-6, 0, 0},
     {"copy2d/upsample", 0, 0, 0, 0},
-    {"conv2d float", 1e-12, 1e-5, 0, 0},
-    {"conv2d q8_0", 1e-4, 2e-2, 0, 0},
-    {"conv2d q4_0", 1e-4, 2e-2, 0, 0},
+    {"conv2d float", 4e-12, 1e-5, 0, 0},
+    {"conv2d q8_0", 1e-4, 3e-2, 0, 0},
+    {"conv2d q4_0", 1e-4, 3e-2, 0, 0},
 };
 #define N_TOL ((int)(sizeof g_tol / sizeof g_tol[0]))
 

@@ -178,6 +178,9 @@ static void gn_task(void *arg, int ith, int nth) {
     const int C = t->C, cg = t->C / t->G;
     if (t->pass < 2) {
         double *acc = (double *)t->c->tscratch[ith]; /* [C] */
+        double *meanc = acc + C;                      /* [C] per-channel copy of the group mean */
+        if (t->pass == 1)
+            for (int ci = 0; ci < C; ci++) meanc[ci] = t->mean[ci / cg];
         long cb, ce;
         jn_split_range(t->n_chunks, ith, nth, &cb, &ce);
         for (long ch = cb; ch < ce; ch++) {
@@ -189,7 +192,7 @@ static void gn_task(void *arg, int ith, int nth) {
                     for (int ci = 0; ci < C; ci++) acc[ci] += xr[ci];
                 } else {
                     for (int ci = 0; ci < C; ci++) {
-                        double d = xr[ci] - t->mean[ci / cg];
+                        double d = xr[ci] - meanc[ci];
                         acc[ci] += d * d;
                     }
                 }
@@ -235,7 +238,7 @@ static void cpu_group_norm(jn_backend *be, float *y, const float *x, const jn_we
     t.C = C;
     t.G = G;
     t.n_chunks = (HW + GN_CHUNK - 1) / GN_CHUNK;
-    size_t per_thread = (size_t)C * (sizeof(double) > 3 * sizeof(float) ? sizeof(double) : 3 * sizeof(float));
+    size_t per_thread = (size_t)C * 2 * sizeof(double); /* pass 0/1: acc, meanc; pass 2: 3 float arrays */
     size_t shared = ((size_t)t.n_chunks * G + 2 * (size_t)G) * sizeof(double);
     jn_cpu_reserve(c, per_thread, shared);
     t.part = (double *)c->shared;

@@ -28,7 +28,7 @@ typedef struct ew_ctx {
 
 /* ---------------------------------------------------------------- scalar */
 
-static inline float gelu_scalar(float x) { return (float)(0.5 * x * (1.0 + erf((double)x * 0.70710678118654752))); }
+static inline float gelu_scalar(float x) { return (float)(0.5 * x * erfc(-(double)x * 0.70710678118654752)); }
 static inline float silu_scalar(float x) { return x / (1.0f + expf(-x)); }
 
 static void ew_scalar(int op, float *y, const float *a, const float *b, float s, size_t n) {
@@ -55,7 +55,8 @@ JN_AVX2_INLINE __m256 silu8(__m256 x) {
 /* 0.5·x·(1 + erf(x/√2)) via erfc(|x|/√2) = t·exp(−z² + P(t)) */
 JN_AVX2_INLINE __m256 gelu8(__m256 x) {
     const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
-    __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(0.70710678118654752f));
+    __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    __m256 z = _mm256_mul_ps(ax, _mm256_set1_ps(0.70710678118654752f));
     __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
     __m256 p = _mm256_set1_ps(0.17087277f);
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
@@ -67,7 +68,8 @@ JN_AVX2_INLINE __m256 gelu8(__m256 x) {
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
-    __m256 erfc = _mm256_mul_ps(t, jn_exp8(_mm256_fnmadd_ps(z, z, p)));
+    /* −z² = −(|x|/2)·|x| fused: exact product, one rounding (z itself is rounded) */
+    __m256 erfc = _mm256_mul_ps(t, jn_exp8(_mm256_fnmadd_ps(_mm256_mul_ps(half, ax), ax, p)));
     __m256 hpos = _mm256_fnmadd_ps(half, erfc, one); /* 1 − erfc/2 for x ≥ 0 */
     __m256 hneg = _mm256_mul_ps(half, erfc);        /* erfc/2 for x < 0 */
     __m256 phi = _mm256_blendv_ps(hpos, hneg, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));

@@ -246,7 +246,7 @@ static void ref_gelu(jn_backend *be, float *y, const float *x, size_t n) {
     (void)be;
     for (size_t i = 0; i < n; i++) {
         double v = x[i];
-        y[i] = (float)(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
+        y[i] = (float)(0.5 * v * erfc(-v / sqrt(2.0))); /* = 0.5v(1 + erf(v/√2)), no cancellation for v << 0 */
     }
 }
 static void ref_silu(jn_backend *be, float *y, const float *x, size_t n) {
