@@ -132,10 +132,19 @@ void janus_images_free(janus_image *imgs, int n); /* frees each and the array */
 
 typedef int (*janus_token_fn)(void *user, const char *utf8_piece, size_t len); /* non-zero: stop */
 
+/* An earlier turn of a conversation: user text (may contain <image_placeholder>) and the
+ * assistant's answer to it. */
+typedef struct janus_turn_text {
+    const char *user;
+    const char *assistant;
+} janus_turn_text;
+
 typedef struct janus_ask_params {
-    const char *const *images; int n_images; /* image files */
+    const char *const *images; int n_images; /* image files, in placeholder order over the whole conversation */
+    const janus_turn_text *history; int n_history; /* earlier turns (optional) */
     double at_seconds;          /* frame time for videos (< 0: first frame) */
-    const char *question;       /* contains <image_placeholder> or not (then one per image is prepended) */
+    const char *question;       /* the new user turn. If no turn contains <image_placeholder>, one per
+                                   image is put before the question, each followed by "\n" */
     int max_tokens;             /* default 512 */
     float temperature;          /* 0 = greedy (default) */
     int top_k;                  /* 0 = off */

@@ -42,26 +42,39 @@ static jn_status load_pixels(janus_model *m, const char *path, double at, float 
 
 /* Builds the understanding prompt ids with the image placeholders expanded.
  * *ids: malloc'ed [*n]. */
-static jn_status build_prompt_ids(janus_model *m, const char *question, int n_images, int32_t **ids_out, size_t *n_out,
+static jn_status build_prompt_ids(janus_model *m, const janus_ask_params *p, int32_t **ids_out, size_t *n_out,
                                   jn_error *err) {
     const janus_prompt_cfg *pc = &m->prompt;
+    int tagged = strstr(p->question, pc->image_tag) != NULL;
+    for (int i = 0; i < p->n_history; i++)
+        if (p->history[i].user && strstr(p->history[i].user, pc->image_tag)) tagged = 1;
     jn_buf content = {0};
-    if (!strstr(question, pc->image_tag)) {
-        for (int i = 0; i < n_images; i++) {
+    if (!tagged) {
+        for (int i = 0; i < p->n_images; i++) {
             jn_buf_puts(&content, pc->image_tag);
             jn_buf_puts(&content, "\n");
         }
     }
-    jn_buf_puts(&content, question);
+    jn_buf_puts(&content, p->question);
     jn_buf_append(&content, "", 1);
-    if (content.oom) {
+    int n_turns = 2 * p->n_history + 2;
+    janus_turn *turns = malloc((size_t)n_turns * sizeof *turns);
+    if (content.oom || !turns) {
         jn_buf_free(&content);
+        free(turns);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     }
-    janus_turn turns[2] = {{pc->user_role, content.data}, {pc->assistant_role, ""}};
-    char *text = janus_format_conversation(pc, pc->system, turns, 2);
+    for (int i = 0; i < p->n_history; i++) {
+        turns[2 * i] = (janus_turn){pc->user_role, p->history[i].user ? p->history[i].user : ""};
+        turns[2 * i + 1] = (janus_turn){pc->assistant_role, p->history[i].assistant ? p->history[i].assistant : ""};
+    }
+    turns[n_turns - 2] = (janus_turn){pc->user_role, content.data};
+    turns[n_turns - 1] = (janus_turn){pc->assistant_role, ""};
+    char *text = janus_format_conversation(pc, pc->system, turns, n_turns);
     jn_buf_free(&content);
+    free(turns);
     if (!text) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    const int n_images = p->n_images;
     int32_t *raw = NULL;
     size_t n_raw = 0;
     jn_status st = jn_tokenizer_encode(m->tokenizer.tok, text, strlen(text), 1, &raw, &n_raw, err);
@@ -129,10 +142,11 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
 
     if (!p || !p->question) return jn_fail(err, JN_ERR_USAGE, "no question given");
     if (p->n_images < 0 || (p->n_images > 0 && !p->images)) return jn_fail(err, JN_ERR_USAGE, "bad image list");
+    if (p->n_history < 0 || (p->n_history > 0 && !p->history)) return jn_fail(err, JN_ERR_USAGE, "bad conversation history");
     if (p->max_tokens < 1) return jn_fail(err, JN_ERR_USAGE, "max_tokens must be >= 1 (got %d)", p->max_tokens);
     if ((st = janus_dump_prepare(p->dump_dir, err))) return st;
 
-    if ((st = build_prompt_ids(m, p->question, p->n_images, &ids, &n_ids, err))) goto done;
+    if ((st = build_prompt_ids(m, p, &ids, &n_ids, err))) goto done;
     int n_ctx = (int)n_ids + p->max_tokens;
     if ((int)n_ids >= m->lm_hp.max_ctx) {
         st = jn_fail(err, JN_ERR_USAGE, "the prompt is %zu tokens long, more than the model's context of %d tokens",

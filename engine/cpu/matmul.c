@@ -4,8 +4,9 @@
  *  - Float weights (f32/f16/bf16): W is processed in chunks of NB rows sized for L2; f16/bf16
  *    chunks are converted to f32 into per-thread scratch (exact), f32 is used in place. A 4×3
  *    register-blocked dot-product micro-kernel (8-lane f32 FMA accumulators, one fixed
- *    horizontal sum) computes 4 x rows × 3 W rows at a time. Decode (small M) streams each
- *    weight row once for all M rows; prefill re-uses each converted chunk for 4-row x tiles.
+ *    horizontal sum) computes 4 x rows × 3 W rows at a time. Decode (M ≤ 8 rows per task)
+ *    streams each weight row once for all M rows, converting f16/bf16 in registers and
+ *    prefetching ahead; prefill re-uses each converted chunk for 4-row x tiles.
  *    Activations are never quantized for float weights (f32 accuracy contract).
  *  - q8_0/q4_0 weights: x rows are quantized once per call to 8-bit blocks with an f32 scale
  *    (ggml-style), then int8 dot products (maddubs/madd), scaled by d_w·d_x, accumulated in f32.
