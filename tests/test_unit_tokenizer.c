@@ -9,6 +9,7 @@
  * 3. Malformed tokenizer.json variants and invalid UTF-8 input give errors (never a crash); streaming
  *    decode of an emoji split across byte tokens holds bytes back and flushes U+FFFD when cut. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -343,6 +344,75 @@ static void run_stream(jn_tokenizer *t) {
     free(out);
 }
 
+/* Concurrent encodes on one tokenizer (shared word cache) give the single-threaded ids. */
+typedef struct thr_job {
+    const jn_tokenizer *t;
+    char **texts;
+    size_t *lens, n;
+    int32_t **want;
+    size_t *want_n;
+    int bad;
+} thr_job;
+
+static void *thr_main(void *arg) {
+    thr_job *j = (thr_job *)arg;
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t i = 0; i < j->n; i++) {
+            int32_t *ids = NULL;
+            size_t n = 0;
+            jn_error err = {0};
+            if (jn_tokenizer_encode(j->t, j->texts[i], j->lens[i], 1, &ids, &n, &err) || n != j->want_n[i] ||
+                memcmp(ids, j->want[i], n * sizeof *ids) != 0)
+                j->bad++;
+            free(ids);
+        }
+    return NULL;
+}
+
+static void run_threads(jn_tokenizer *t) {
+    if (!t) return;
+    size_t len;
+    char *all = tu_read_file(tu_fixture("tokenizers/vectors/corpus.jsonl"), &len);
+    TU_CHECK(all != NULL, "corpus.jsonl");
+    if (!all) return;
+    size_t cap = 512, n = 0;
+    char **texts = malloc(cap * sizeof *texts);
+    size_t *lens = malloc(cap * sizeof *lens), *want_n = malloc(cap * sizeof *want_n);
+    int32_t **want = malloc(cap * sizeof *want);
+    for (char *p = all; p < all + len && n < cap;) {
+        char *nl = memchr(p, '\n', (size_t)(all + len - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(all + len - p);
+        jn_error err = {0};
+        jn_json *rec = ll ? jn_json_parse(p, ll, &err) : NULL;
+        p += ll + 1;
+        const jn_json *tx = rec ? jn_json_get(rec, "text") : NULL;
+        if (tx) {
+            texts[n] = malloc(tx->len + 1);
+            memcpy(texts[n], tx->str, tx->len);
+            lens[n] = tx->len;
+            if (jn_tokenizer_encode(t, texts[n], lens[n], 1, &want[n], &want_n[n], &err)) want[n] = NULL;
+            n++;
+        }
+        jn_json_free(rec);
+    }
+    enum { NT = 4 };
+    pthread_t th[NT];
+    thr_job jobs[NT];
+    for (int k = 0; k < NT; k++) {
+        jobs[k] = (thr_job){t, texts, lens, n, want, want_n, 0};
+        pthread_create(&th[k], NULL, thr_main, &jobs[k]);
+    }
+    int bad = 0;
+    for (int k = 0; k < NT; k++) {
+        pthread_join(th[k], NULL);
+        bad += jobs[k].bad;
+    }
+    fprintf(stderr, "%s %d threads x %zu texts x 3: %d mismatches\n", bad ? "FAIL" : "ok  ", NT, n, bad);
+    TU_CHECK(bad == 0 && n > 400, "concurrent encode");
+    for (size_t i = 0; i < n; i++) { free(texts[i]); free(want[i]); }
+    free(texts); free(lens); free(want_n); free(want); free(all);
+}
+
 /* Malformed tokenizer.json variants: each must fail with a message naming the field. */
 static void run_malformed(void) {
     const char *good =
@@ -431,6 +501,7 @@ int main(void) {
     jn_tokenizer *ds = load_fixture("deepseek_llm_7b_base_recon");
     run_llamacpp_cases(ds);
     run_stream(ds);
+    run_threads(ds);
     jn_tokenizer_free(ds);
     run_malformed();
     fprintf(stderr, "%s\n", tu_failures ? "FAILED" : "all tokenizer tests passed");
