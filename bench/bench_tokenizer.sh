@@ -40,7 +40,7 @@ for n in "${names[@]}"; do
   "$bin" "$tmp/$n/tokenizer.json" "$corpus" "$BIG_MB" "$REPS" >"$tmp/$n/janus.txt" 2>"$tmp/$n/janus.err"
   RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false node "$here/tokenizer_hf.mjs" "$tmp/$n/tokenizer.json" "$corpus" "$BIG_MB" "$REPS" \
     >"$tmp/$n/hf.txt" 2>"$tmp/$n/hf.err"
-  val() { sed -n "s/^$1 $2 .*$3=\([0-9.]*\).*/\1/p" "$4"; }
+  val() { sed -n "s|^$1 $2 .*$3=\([0-9.]*\).*|\1|p" "$4"; }
   for mode in corpus-lines big-text; do
     j=$(val janus "$mode" 'MB/s' "$tmp/$n/janus.txt"); h=$(val hf "$mode" 'MB/s' "$tmp/$n/hf.txt")
     jt=$(val janus "$mode" tokens "$tmp/$n/janus.txt"); ht=$(val hf "$mode" tokens "$tmp/$n/hf.txt")

@@ -1191,8 +1191,9 @@ jn_status jn_tokenizer_decode(const jn_tokenizer *t, const int32_t *ids, size_t 
     }
     if (raw.len) append_lossy(&out, raw.data, raw.len, NULL);
     jn_buf_append(&out, "", 1); /* NUL terminator (not counted) */
+    int oom = out.oom || raw.oom;
     jn_buf_free(&raw);
-    if (out.oom || raw.oom) {
+    if (oom) {
         jn_buf_free(&out);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory decoding %zu ids", n);
     }

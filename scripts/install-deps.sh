@@ -4,7 +4,7 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-PKGS="build-essential cmake pkg-config clang libpng-dev libjpeg62-turbo-dev libonig-dev \
+PKGS="build-essential cmake pkg-config clang libpng-dev libjpeg62-turbo-dev libonig-dev libutf8proc-dev zlib1g-dev \
       libavformat-dev libavcodec-dev libswscale-dev libavutil-dev nodejs npm"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -1,21 +1,22 @@
 /* tests/test_model_vision.c — SigLIP ViT encoder + understanding aligner.
  *
- * 1. Random weights (f32 and bf16/f16 matrices) on a small config (S 32, P 8, W 32, 4 heads, 2 layers)
- *    against a direct double-precision scalar ViT written here (im2col-free patch conv, LayerNorm,
- *    per-head softmax attention, erf GELU) on the ref backend and, when present, the cpu backend
- *    (plus thread-count invariance: 1 vs 2 threads must be bit-identical, and batching 2 images must
- *    equal encoding them one by one).
- * 2. Golden: the tiny checkpoint (tests/fixtures/janus-tiny-a/models/tiny-a) is read with jn_ckpt,
- *    written to a GGUF in $JANUS_TEST_TMP with the converter's names (`v.`, `aligner.`; 1-D tensors
- *    f32, the rest kept bf16) and hparam keys, bound with jn_vision_bind, and the 4 vision cases of
- *    cases.json are compared (SigLIP features and aligner output) with the case tolerances.
- *    JANUS_VISION_GGUF=<file> uses an existing converted GGUF instead. */
+ * 1. Random weights (f32, bf16 and f16 matrices) on a small config (S 32, P 8, W 32, 4 heads,
+ *    2 layers, aligner 32→48) against a direct double-precision scalar ViT written here (direct
+ *    strided patch conv, LayerNorm, per-head softmax attention, erf GELU) on ref, cpu and cuda when
+ *    present; batching 2 images must equal encoding them one by one (bitwise on ref/cpu), and cpu
+ *    with 1 vs 2 threads must be bit-identical.
+ * 2. Golden: the 4 vision cases of cases.json (SigLIP features and aligner output, case tolerances)
+ *    on every backend, from two GGUFs: the tiny checkpoint converted by `$JANUS_BIN convert` (the
+ *    real converter's names and keys; skipped without the CLI) and one written here from jn_ckpt
+ *    with the converter's names (`v.`, `aligner.`; 1-D tensors f32, the rest bf16), independent of
+ *    the CLI. JANUS_VISION_GGUF=<file> uses an existing GGUF instead. */
 // janus-test-libs: janus_vision janus_engine
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/backend.h"
 #include "engine/ckpt.h"
@@ -354,6 +355,7 @@ static int write_vision_gguf(const char *model_dir, const char *path) {
     jn_gguf_writer_set_f32(gw, "janus.vision.ln_eps", 1e-6f);
     jn_gguf_writer_set_u32(gw, "janus.aligner.input_dim", 64);
     jn_gguf_writer_set_u32(gw, "janus.aligner.n_embd", 64);
+    jn_gguf_writer_set_u32(gw, "janus.aligner.depth", 2);
     char buf[256];
     int64_t n = jn_ckpt_count(c);
     for (int64_t i = 0; i < n; i++) {
@@ -394,17 +396,11 @@ static double tol_of(const jn_json *c, const char *out, const char *what) {
     return v;
 }
 
-static void test_golden(jn_backend *be) {
+/* gpath: a GGUF holding the tensors (converted by `janus convert` or written by this test) */
+static void test_golden(jn_backend *be, const char *gpath) {
     jn_error err = {0};
     const int fails0 = tu_failures;
-    const char *gpath = getenv("JANUS_VISION_GGUF");
-    if (!gpath || !*gpath) {
-        gpath = tu_tmp("vision_tiny_a.gguf");
-        if (!write_vision_gguf(tu_fixture("janus-tiny-a/models/tiny-a"), gpath)) {
-            TU_CHECK(0, "could not build the vision GGUF from the tiny checkpoint");
-            return;
-        }
-    }
+    printf("golden vision on %s from %s\n", be->name, gpath);
     jn_gguf *g = jn_gguf_open(gpath, &err);
     TU_CHECK(g != NULL, "%s", err.msg);
     if (!g) return;
@@ -489,6 +485,30 @@ int main(void) {
     test_random(JN_F32, have);
     test_random(JN_BF16, have);
     test_random(JN_F16, have);
+    /* GGUF sources: $JANUS_VISION_GGUF if set; else the tiny checkpoint converted by the janus CLI (the real
+     * converter's names and keys) plus a bf16 GGUF written by this test (independent of the CLI) */
+    const char *ggufs[2];
+    int n_gguf = 0;
+    const char *env = getenv("JANUS_VISION_GGUF");
+    if (env && *env) {
+        ggufs[n_gguf++] = env;
+    } else {
+        static char conv[4096], own[4096], cmd[8192];
+        snprintf(conv, sizeof conv, "%s", tu_tmp("vision_conv_tiny_a.gguf"));
+        snprintf(own, sizeof own, "%s", tu_tmp("vision_own_tiny_a.gguf"));
+        const char *bin = tu_janus_bin();
+        if (strchr(bin, '/') && access(bin, X_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "\"%s\" convert \"%s\" -o \"%s\" --force", bin,
+                     tu_fixture("janus-tiny-a/models/tiny-a"), conv);
+            int rc = tu_system(cmd);
+            TU_CHECK(rc == 0, "%s: exit %d", cmd, rc);
+            if (rc == 0) ggufs[n_gguf++] = conv;
+        } else {
+            printf("JANUS_BIN (%s) is not an executable path: converter leg skipped\n", bin);
+        }
+        if (write_vision_gguf(tu_fixture("janus-tiny-a/models/tiny-a"), own)) ggufs[n_gguf++] = own;
+        else TU_CHECK(0, "could not write %s from the tiny checkpoint", own);
+    }
     /* golden on every backend (ref is fast enough at this size) */
     const char *names[3] = {"ref", "cpu", "cuda"};
     for (int bi = 0; bi < 3; bi++) {
@@ -496,7 +516,7 @@ int main(void) {
         jn_backend *be = make_backend(names[bi], 0);
         TU_CHECK(be != NULL, "backend %s", names[bi]);
         if (be) {
-            test_golden(be);
+            for (int k = 0; k < n_gguf; k++) test_golden(be, ggufs[k]);
             be->destroy(be);
         }
     }

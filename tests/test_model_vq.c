@@ -2,21 +2,23 @@
  *
  * 1. Random weights on a small config (grid 4, codebook 16×8, z 16, ch 16, ch_mult [1,2,2], 2 res
  *    blocks per level, 4 groups → 16×16 output; levels with and without nin_shortcut, attention at the
- *    lowest level) against a direct double-precision decoder written here in CHW layout (so the
- *    engine's channels-last arrangement is checked independently), on the ref backend and the cpu
- *    backend when present (1 vs 2 threads bit-identical, two decodes of one session identical).
- *    Also: out-of-range ids → JN_ERR_USAGE, jn_vq_to_rgb8 edge values.
- * 2. Golden: the tiny checkpoint is read with jn_ckpt, written to a GGUF in $JANUS_TEST_TMP with the
- *    converter's names (`vq.` = gen_vision_model.; 1-D tensors f32, the rest bf16) and janus.vq.*
- *    keys, bound with jn_vq_bind, and both vq_decode cases are compared: float CHW within the case
- *    tolerance; uint8 HWC differing by at most 1 at no more than 0.1% of values.
- *    JANUS_VQ_GGUF=<file> uses an existing converted GGUF instead. */
+ *    lowest level; conv weights f32/bf16/f16) against a direct double-precision decoder written here
+ *    in CHW layout (so the engine's channels-last arrangement is checked independently), on ref, cpu
+ *    and cuda when present (cpu: 1 vs 2 threads bit-identical; two decodes of one session identical).
+ *    Also: out-of-range ids → JN_ERR_USAGE, jn_vq_to_rgb8 edge values (numpy's results).
+ * 2. Golden: the tiny checkpoint converted by `$JANUS_BIN convert` (default bf16) — or, without the
+ *    CLI, read with jn_ckpt and written to a GGUF here with the converter's names (`vq.` =
+ *    gen_vision_model.) and janus.vq.* keys — bound with jn_vq_hparams_from_gguf + jn_vq_bind; both
+ *    vq_decode cases: float CHW within the case tolerance, uint8 HWC differing by at most 1 at no more
+ *    than 0.1% of values. On cpu and cuda (ref only without cpu or with JANUS_TEST_REF_GOLDEN=1: it
+ *    takes ~15 s per decode). JANUS_VQ_GGUF=<file> uses an existing GGUF instead. */
 // janus-test-libs: janus_vq_tokenizer janus_engine
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/backend.h"
 #include "engine/ckpt.h"
@@ -436,6 +438,7 @@ static int write_vq_gguf(const char *model_dir, const char *path) {
     jn_gguf_writer_set_u32(gw, "janus.vq.num_res_blocks", 2);
     jn_gguf_writer_set_u32(gw, "janus.vq.n_groups", 32);
     jn_gguf_writer_set_f32(gw, "janus.vq.norm_eps", 1e-6f);
+    jn_gguf_writer_set_bool(gw, "janus.vq.codebook_l2_norm", 1);
     char buf[256];
     int64_t n = jn_ckpt_count(c);
     for (int64_t i = 0; i < n; i++) {
@@ -493,17 +496,11 @@ static int load_tokens(const char *path, int32_t *ids, int max) {
     return n;
 }
 
-static void test_golden(jn_backend *be) {
+/* gpath: a GGUF holding the tensors (converted by `janus convert` or written by this test) */
+static void test_golden(jn_backend *be, const char *gpath) {
     jn_error err = {0};
     const int fails0 = tu_failures;
-    const char *gpath = getenv("JANUS_VQ_GGUF");
-    if (!gpath || !*gpath) {
-        gpath = tu_tmp("vq_tiny_a.gguf");
-        if (!write_vq_gguf(tu_fixture("janus-tiny-a/models/tiny-a"), gpath)) {
-            TU_CHECK(0, "could not build the VQ GGUF from the tiny checkpoint");
-            return;
-        }
-    }
+    printf("golden vq on %s from %s\n", be->name, gpath);
     jn_gguf *g = jn_gguf_open(gpath, &err);
     TU_CHECK(g != NULL, "%s", err.msg);
     if (!g) return;
@@ -601,6 +598,34 @@ int main(void) {
     test_random(JN_F32, have);
     test_random(JN_BF16, have);
     test_random(JN_F16, have);
+    /* GGUF source: $JANUS_VQ_GGUF if set; else the tiny checkpoint converted by the janus CLI (the
+     * real converter's names and keys), or without the CLI a bf16 GGUF written by this test */
+    const char *ggufs[2];
+    int n_gguf = 0;
+    const char *env = getenv("JANUS_VQ_GGUF");
+    if (env && *env) {
+        ggufs[n_gguf++] = env;
+    } else {
+        static char conv[4096], own[4096], cmd[8192];
+        snprintf(conv, sizeof conv, "%s", tu_tmp("vq_conv_tiny_a.gguf"));
+        snprintf(own, sizeof own, "%s", tu_tmp("vq_own_tiny_a.gguf"));
+        const char *bin = tu_janus_bin();
+        if (strchr(bin, '/') && access(bin, X_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "\"%s\" convert \"%s\" -o \"%s\" --force", bin,
+                     tu_fixture("janus-tiny-a/models/tiny-a"), conv);
+            int rc = tu_system(cmd);
+            TU_CHECK(rc == 0, "%s: exit %d", cmd, rc);
+            if (rc == 0) ggufs[n_gguf++] = conv;
+        } else {
+            printf("JANUS_BIN (%s) is not an executable path: converter leg skipped\n", bin);
+        }
+        /* the test's own GGUF only without the CLI: a decode is slow under sanitizers, and the
+         * converter's default output (bf16) already covers the same weight types */
+        if (n_gguf == 0) {
+            if (write_vq_gguf(tu_fixture("janus-tiny-a/models/tiny-a"), own)) ggufs[n_gguf++] = own;
+            else TU_CHECK(0, "could not write %s from the tiny checkpoint", own);
+        }
+    }
     /* golden on cpu and cuda when present; on ref (slow: ~15 s per decode in Release, minutes under
      * sanitizers) only without cpu or with JANUS_TEST_REF_GOLDEN=1 */
     const char *e = getenv("JANUS_TEST_REF_GOLDEN");
@@ -611,7 +636,7 @@ int main(void) {
         jn_backend *be = make_backend(names[bi], 0);
         TU_CHECK(be != NULL, "backend %s", names[bi]);
         if (be) {
-            test_golden(be);
+            for (int k = 0; k < n_gguf; k++) test_golden(be, ggufs[k]);
             be->destroy(be);
         }
     }

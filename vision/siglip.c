@@ -77,6 +77,13 @@ jn_status jn_vision_hparams_from_gguf(const jn_gguf *g, jn_vision_hparams *hp, j
     if ((st = jn_gguf_get_f32(g, "janus.vision.ln_eps", &h.ln_eps, err)) != JN_OK) return st;
     if ((st = get_int(g, "janus.aligner.input_dim", &h.aligner_in, err)) != JN_OK) return st;
     if ((st = get_int(g, "janus.aligner.n_embd", &h.aligner_out, err)) != JN_OK) return st;
+    if (jn_gguf_find_kv(g, "janus.aligner.depth") >= 0) { /* only mlp_gelu depth 2 exists */
+        int depth = 0;
+        if ((st = get_int(g, "janus.aligner.depth", &depth, err)) != JN_OK) return st;
+        if (depth != 2)
+            return jn_fail(err, JN_ERR_FORMAT, "%s: janus.aligner.depth = %d, only depth 2 (Linear, GELU, Linear) is supported",
+                           jn_gguf_path(g), depth);
+    }
     if ((st = jn_vision_hparams_check(&h, err)) != JN_OK) return jn_error_prefix(err, "%s", jn_gguf_path(g));
     *hp = h;
     return JN_OK;

@@ -95,9 +95,9 @@ jn_status jn_vq_hparams_from_gguf(const jn_gguf *g, jn_vq_hparams *hp, jn_error 
                            (long long)mult[i]);
         h.ch_mult[i] = (int)mult[i];
     }
-    h.l2_norm = 1;
-    if (jn_gguf_find_kv(g, "janus.vq.l2_norm") >= 0) {
-        if ((st = jn_gguf_get_bool(g, "janus.vq.l2_norm", &h.l2_norm, err)) != JN_OK) return st;
+    h.l2_norm = 1; /* VQ-16 default */
+    if (jn_gguf_find_kv(g, "janus.vq.codebook_l2_norm") >= 0) {
+        if ((st = jn_gguf_get_bool(g, "janus.vq.codebook_l2_norm", &h.l2_norm, err)) != JN_OK) return st;
     }
     if ((st = jn_vq_hparams_check(&h, err)) != JN_OK) return jn_error_prefix(err, "%s", jn_gguf_path(g));
     *hp = h;

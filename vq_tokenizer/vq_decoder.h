@@ -77,7 +77,7 @@ static inline int jn_vq_level_channels(const jn_vq_hparams *hp, int i) {
 }
 
 /* Reads janus.vq.{codebook_size,codebook_dim,z_channels,ch,ch_mult,num_res_blocks,n_groups,norm_eps}
- * (and janus.vq.l2_norm if present; default 1) and validates them. */
+ * (and janus.vq.codebook_l2_norm if present; default 1) and validates them. */
 jn_status jn_vq_hparams_from_gguf(const jn_gguf *g, jn_vq_hparams *hp, jn_error *err);
 /* Positive sizes, 1 <= n_levels <= 8, num_res_blocks + 1 <= 8, every level's channels divisible by
  * n_groups: JN_ERR_FORMAT otherwise. */
