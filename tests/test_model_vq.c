@@ -600,7 +600,7 @@ int main(void) {
     test_random(JN_F16, have);
     /* GGUF source: $JANUS_VQ_GGUF if set; else the tiny checkpoint converted by the janus CLI (the
      * real converter's names and keys), or without the CLI a bf16 GGUF written by this test */
-    const char *ggufs[2];
+    const char *ggufs[2] = {0};
     int n_gguf = 0;
     const char *env = getenv("JANUS_VQ_GGUF");
     if (env && *env) {
