@@ -9,7 +9,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DJANUS_SANITIZE=ON -DJANUS_CUDA=OFF >/dev/null
   cmake --build build-asan -j"$JOBS"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan -L 'unit|ops|model' -E 'golden_(bf16|q8_0)' --output-on-failure -j"$JOBS"
+    ctest --test-dir build-asan -L 'unit|ops|model|cli' -E 'golden_(bf16|q8_0)|cli_install' --output-on-failure -j"$JOBS"
 else
   if [ -f tests/npm/package.json ] && command -v npm >/dev/null; then (cd tests/npm && npm install --no-audit --no-fund --silent) || true; fi
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
