@@ -386,10 +386,14 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
         unsigned a = 0, b = 0, cx = 0, d = 0;
         int f16c = __get_cpuid(1, &a, &b, &cx, &d) && (cx & (1u << 29)); /* CPUID.1:ECX.F16C */
         c->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+        /* CPUID.(7,1):EAX bit 4 = AVX-VNNI (VEX vpdpbusd) */
+        c->vnni = c->avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && (a & (1u << 4));
     }
 #endif
     const char *env = getenv("JANUS_CPU_SCALAR");
-    if (env && env[0] && env[0] != '0') c->avx2 = 0;
+    if (env && env[0] && env[0] != '0') c->avx2 = c->vnni = 0;
+    env = getenv("JANUS_CPU_NO_VNNI"); /* forces the plain AVX2 quantized kernel (tests, timing) */
+    if (env && env[0] && env[0] != '0') c->vnni = 0;
 
     be->name = "cpu";
     be->alloc = cpu_alloc;

@@ -14,16 +14,20 @@
 #include "../backend.h"
 #include "../threadpool.h"
 
-/* x quantized to 8 bits per 32-block, f32 scale (internal, not a file format) */
+/* x quantized to 8 bits per 32-block, f32 scale (internal, not a file format). ns[l] =
+ * -8·(qs[4l] + … + qs[4l+3]): the per-lane correction that lets the q4_0 kernel multiply the
+ * unsigned nibbles (q + 8) directly (Σ(q+8)·x − 8·Σx = Σq·x, exact in int32). */
 typedef struct jn_q8x {
     float d;
     int8_t qs[32];
+    int32_t ns[8];
 } jn_q8x;
 
 typedef struct jn_cpu {
     jn_pool *pool;
     int nth;
     int avx2;              /* AVX2 + FMA + F16C usable */
+    int vnni;              /* avx2 and AVX-VNNI usable (quantized matmul; same results as avx2) */
     /* per-thread scratch: nth buffers of tsize bytes, 64-byte aligned */
     void **tscratch;
     size_t tsize;

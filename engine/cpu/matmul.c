@@ -24,7 +24,7 @@
 
 #define MR 4 /* x rows per micro-tile */
 #define NR 3 /* W rows per micro-tile (float) */
-#define NRQ 2 /* W rows per micro-tile (quantized) */
+#define NRQ 4 /* W rows per micro-tile (quantized) */
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
@@ -55,6 +55,8 @@ static void quantize_scalar(const float *x, size_t ldx, int M, int K, jn_q8x *q)
             float id = amax != 0.0f ? 127.0f / amax : 0.0f;
             o->d = amax / 127.0f;
             for (int j = 0; j < 32; j++) o->qs[j] = (int8_t)nearbyintf(xb[j] * id);
+            for (int l = 0; l < 8; l++)
+                o->ns[l] = -8 * (o->qs[4 * l] + o->qs[4 * l + 1] + o->qs[4 * l + 2] + o->qs[4 * l + 3]);
         }
 }
 
@@ -229,88 +231,38 @@ JN_AVX2_FN static void quantize_avx2(const float *x, size_t ldx, int M, int K, j
             i0 = _mm256_packs_epi16(i0, i2);
             i0 = _mm256_permutevar8x32_epi32(i0, perm);
             _mm256_storeu_si256((__m256i *)o->qs, i0);
+            /* ns: -8 × the sums of 4 consecutive values (maddubs with 8·1, madd with −1) */
+            __m256i s8 = _mm256_maddubs_epi16(_mm256_set1_epi8(8), i0);
+            _mm256_storeu_si256((__m256i *)o->ns, _mm256_madd_epi16(s8, _mm256_set1_epi16(-1)));
         }
 }
 
-/* signed int8 values of weight block blk (q8_0 or q4_0 layout) */
-JN_AVX2_INLINE __m256i wblock_avx2(const uint8_t *blk, const int q4) {
-    if (q4) {
-        __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
-        __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-        v = _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-        return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
-    }
-    return _mm256_loadu_si256((const __m256i *)(blk + 2));
-}
+/* the quantized kernel: plain AVX2 and AVX-VNNI instantiations (identical results) */
+#define JN_QK_INLINE JN_AVX2_INLINE
+#define JN_QK_FN JN_AVX2_FN
+#define JN_QK_MK mk_q_avx2
+#define JN_QK_MM mm_q_avx2
+#define JN_QK_DOT(acc, u, s) \
+    _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)), (acc))
+#include "matmul_qk.h"
+#undef JN_QK_INLINE
+#undef JN_QK_FN
+#undef JN_QK_MK
+#undef JN_QK_MM
+#undef JN_QK_DOT
 
-JN_AVX2_INLINE void mk_q(const int mr, const int nr, const int q4, const jn_q8x *x, int nb, const uint8_t *w,
-                         size_t row_bytes, float *y, size_t ldy, const float *bias) {
-    const size_t bb = q4 ? sizeof(jn_block_q4_0) : sizeof(jn_block_q8_0);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[MR][NRQ];
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m256i wq[NRQ], wa[NRQ];
-        float dw[NRQ];
-        for (int j = 0; j < nr; j++) {
-            const uint8_t *blk = w + (size_t)j * row_bytes + (size_t)b * bb;
-            _mm_prefetch((const char *)blk + 512, _MM_HINT_T0); /* keep DRAM busy in decode */
-            uint16_t h;
-            memcpy(&h, blk, 2);
-            dw[j] = _cvtsh_ss(h);
-            wq[j] = wblock_avx2(blk, q4);
-            wa[j] = _mm256_sign_epi8(wq[j], wq[j]);
-        }
-        for (int i = 0; i < mr; i++) {
-            const jn_q8x *xb = x + (size_t)i * nb + b;
-            __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);
-            for (int j = 0; j < nr; j++) {
-                __m256i p = _mm256_maddubs_epi16(wa[j], _mm256_sign_epi8(xv, wq[j]));
-                __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-                acc[i][j] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw[j] * xb->d), acc[i][j]);
-            }
-        }
-    }
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            float s = jn_hsum8(acc[i][j]);
-            y[(size_t)i * ldy + j] = bias ? s + bias[j] : s;
-        }
-}
-
-JN_AVX2_FN static void mm_q_avx2(float *y, size_t ldy, const jn_q8x *xq, int M, const uint8_t *w, size_t row_bytes,
-                                 jn_dtype wt, int N, int nb, const float *bias) {
-    const int q4 = wt == JN_Q4_0;
-    int nbk = (int)((64u * 1024u) / (row_bytes + 1u));
-    nbk = nbk < NRQ ? NRQ : (nbk / NRQ) * NRQ;
-    for (int n0 = 0; n0 < N; n0 += nbk) {
-        int n1 = imin(N, n0 + nbk);
-        for (int m = 0; m < M; m += MR) {
-            int mr = imin(MR, M - m);
-            for (int n = n0; n < n1; n += NRQ) {
-                int nr = imin(NRQ, n1 - n);
-                const jn_q8x *xp = xq + (size_t)m * nb;
-                const uint8_t *wp = w + (size_t)n * row_bytes;
-                float *yp = y + (size_t)m * ldy + n;
-                const float *bp = bias ? bias + n : NULL;
-#define JN_MK(a, b)                                                         \
-    case (a) * 4 + (b):                                                     \
-        if (q4) mk_q(a, b, 1, xp, nb, wp, row_bytes, yp, ldy, bp);          \
-        else mk_q(a, b, 0, xp, nb, wp, row_bytes, yp, ldy, bp);             \
-        break
-                switch (mr * 4 + nr) {
-                    JN_MK(1, 1); JN_MK(1, 2);
-                    JN_MK(2, 1); JN_MK(2, 2);
-                    JN_MK(3, 1); JN_MK(3, 2);
-                    JN_MK(4, 1); JN_MK(4, 2);
-                    default: break;
-                }
-#undef JN_MK
-            }
-        }
-    }
-}
+#define JN_VNNI_TARGET "avx2,fma,f16c,avxvnni"
+#define JN_QK_INLINE __attribute__((target(JN_VNNI_TARGET), always_inline)) static inline
+#define JN_QK_FN __attribute__((target(JN_VNNI_TARGET)))
+#define JN_QK_MK mk_q_vnni
+#define JN_QK_MM mm_q_vnni
+#define JN_QK_DOT(acc, u, s) _mm256_dpbusd_avx_epi32((acc), (u), (s))
+#include "matmul_qk.h"
+#undef JN_QK_INLINE
+#undef JN_QK_FN
+#undef JN_QK_MK
+#undef JN_QK_MM
+#undef JN_QK_DOT
 
 JN_AVX2_FN static void rows_to_f32_avx2(jn_dtype t, const void *src, size_t row_bytes, int n_rows, int K,
                                         float *out) {
@@ -358,6 +310,10 @@ void jn_cpu_quantize_q8x(const jn_cpu *c, const float *x, size_t ldx, int M, int
 void jn_cpu_mm_q(const jn_cpu *c, float *y, size_t ldy, const jn_q8x *xq, int M, const uint8_t *w,
                  size_t row_bytes, jn_dtype wt, int N, int nb, const float *bias) {
 #ifdef JN_X86
+    if (c->vnni) {
+        mm_q_vnni(y, ldy, xq, M, w, row_bytes, wt, N, nb, bias);
+        return;
+    }
     if (c->avx2) {
         mm_q_avx2(y, ldy, xq, M, w, row_bytes, wt, N, nb, bias);
         return;
