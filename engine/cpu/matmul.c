@@ -6,10 +6,13 @@
  *    register-blocked dot-product micro-kernel (8-lane f32 FMA accumulators, one fixed
  *    horizontal sum) computes 4 x rows × 3 W rows at a time. Decode (M ≤ 8 rows per task)
  *    streams each weight row once for all M rows, converting f16/bf16 in registers and
- *    prefetching ahead; prefill re-uses each converted chunk for 4-row x tiles.
- *    Activations are never quantized for float weights (f32 accuracy contract).
+ *    prefetching the next tile (decode is bandwidth-bound; W rows are contiguous, so the tile
+ *    after this one is the next stretch of the stream); prefill re-uses each converted chunk
+ *    for 4-row x tiles. Activations are never quantized for float weights (f32 accuracy).
  *  - q8_0/q4_0 weights: x rows are quantized once per call to 8-bit blocks with an f32 scale
- *    (ggml-style), then int8 dot products (maddubs/madd), scaled by d_w·d_x, accumulated in f32.
+ *    (ggml-style), then exact int8 dot products into int32 lanes (AVX2 maddubs/madd, or one
+ *    vpdpbusd with AVX-VNNI: same int32 values, same bits), scaled by d_w·d_x, accumulated in
+ *    f32; 4×4 micro-tiles (matmul_qk.h), next tile prefetched as above.
  *  - Each output element's arithmetic is one fixed sequence (same lanes, same K order, same
  *    horizontal sum) whatever the tile shape, thread count or M: bit-identical results for any
  *    partition, and a row's result does not depend on the batch it is in.
@@ -24,7 +27,10 @@
 
 #define MR 4 /* x rows per micro-tile */
 #define NR 3 /* W rows per micro-tile (float) */
-#define NRQ 4 /* W rows per micro-tile (quantized) */
+#define MRQ 4 /* x rows per micro-tile (quantized); matmul_qk.h's switch assumes 4 */
+#define NRQ 4 /* W rows per micro-tile (quantized); matmul_qk.h's switch assumes 4 */
+
+
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
@@ -130,8 +136,8 @@ JN_AVX2_INLINE void mk_f32(const int mr, const int nr, const int wt, const int p
     for (; k + 8 <= K; k += 8) {
         __m256 wv[NR];
         for (int j = 0; j < nr; j++) wv[j] = wload8(wt, wb + (size_t)j * ldw * esz, (size_t)k);
-        if (pf && (k & 15) == 0) /* streaming W from DRAM (small M): prefetch ahead */
-            for (int j = 0; j < nr; j++) _mm_prefetch((const char *)(wb + ((size_t)j * ldw + k) * esz) + 768, _MM_HINT_T0);
+        if (pf && (k & 15) == 0) /* streaming W from DRAM (small M): prefetch the next tile */
+            for (int j = 0; j < nr; j++) _mm_prefetch((const char *)(wb + ((size_t)(j + nr) * ldw + k) * esz), _MM_HINT_T0);
         for (int i = 0; i < mr; i++) {
             __m256 xv = _mm256_loadu_ps(x + (size_t)i * ldx + k);
             for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
