@@ -24,7 +24,7 @@ JN_QK_INLINE void JN_QK_MK(const int mr, const int nr, const int q4, const jn_q8
      * prefetch the same position of the next tile (the hardware prefetcher alone leaves decode
      * latency-bound at ~5 GB/s per core) */
     const size_t pfd = (size_t)nr * row_bytes;
-    const __m256i lo4 = _mm256_set1_epi8(0x0f);
+    const __m256i lo4 = _mm256_set1_epi8(0x0f), sh4 = _mm256_setr_epi64x(0, 0, 4, 4);
     __m256 acc[MRQ][NRQ];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_ps();
@@ -39,8 +39,8 @@ JN_QK_INLINE void JN_QK_MK(const int mr, const int nr, const int q4, const jn_q8
             const __m256 dw = _mm256_set1_ps(_cvtsh_ss(h));
             __m256i wu, ws = _mm256_setzero_si256();
             if (q4) {
-                __m128i t = _mm_loadu_si128((const __m128i *)(blk + 2));
-                wu = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), lo4);
+                __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + 2)));
+                wu = _mm256_and_si256(_mm256_srlv_epi64(t, sh4), lo4);
             } else {
                 ws = _mm256_loadu_si256((const __m256i *)(blk + 2));
                 wu = _mm256_sign_epi8(ws, ws);
