@@ -15,17 +15,11 @@
 #include "decoder/lm.h"
 #include "engine/gguf.h"
 #include "testutil.h"
+#include "weightpool.h"
 #include "vq_tokenizer/gen.h"
 
 /* ------------------------------------------------------------------ random numbers */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static float frand(void) { /* uniform [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
 
 /* ------------------------------------------------------------------ test weights */
 
@@ -39,7 +33,7 @@ static void tw_make(tw *t, const char *name, jn_dtype type, int n_dims, int64_t 
                     float offset) {
     int64_t n = d0 * (n_dims > 1 ? d1 : 1);
     float *src = malloc((size_t)n * sizeof(float));
-    for (int64_t i = 0; i < n; i++) src[i] = offset + scale * frand();
+    for (int64_t i = 0; i < n; i++) src[i] = offset + scale * tu_frand();
     memset(&t->w, 0, sizeof t->w);
     t->w.name = name;
     t->w.type = type;
@@ -271,7 +265,7 @@ static int run_chunks(jn_backend *be, const tmodel *m, const float *x_host, int 
 }
 
 static void rand_fill(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = frand();
+    for (size_t i = 0; i < n; i++) x[i] = tu_frand();
 }
 
 /* ------------------------------------------------------------------ tests */

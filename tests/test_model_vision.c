@@ -24,65 +24,12 @@
 #include "engine/json.h"
 #include "engine/weights.h"
 #include "testutil.h"
+#include "weightpool.h"
 #include "vision/siglip.h"
 
 
 /* ------------------------------------------------------------------ random weights */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static float frand(void) { /* uniform [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-#define MAX_W 64
-static jn_weight pool[MAX_W];
-static int n_pool;
-
-static jn_weight *mkw(jn_dtype t, int nd, int64_t d0, int64_t d1, int64_t d2, int64_t d3, float scale, float offset) {
-    JN_ASSERT(n_pool < MAX_W);
-    jn_weight *w = &pool[n_pool++];
-    memset(w, 0, sizeof *w);
-    w->name = "random";
-    w->type = t;
-    w->n_dims = nd;
-    int64_t s[4] = {d0, d1, d2, d3};
-    int64_t n = 1;
-    for (int i = 0; i < 4; i++) {
-        w->shape[i] = i < nd ? s[i] : 1;
-        n *= w->shape[i];
-    }
-    float *f = malloc((size_t)n * sizeof(float));
-    for (int64_t i = 0; i < n; i++) f[i] = offset + scale * frand();
-    w->nbytes = jn_row_bytes(t, n);
-    void *data = malloc(w->nbytes);
-    jn_from_f32_ref(t, f, data, n);
-    free(f);
-    w->data = data;
-    w->dev = data;
-    return w;
-}
-/* makes every pool weight usable by be (cuda: device copies) */
-static void upload_pool(jn_backend *be) {
-    jn_error err = {0};
-    for (int i = 0; i < n_pool; i++)
-        if (be->weight_upload(be, &pool[i], &err) != JN_OK) fprintf(stderr, "upload: %s\n", err.msg);
-}
-static void release_pool(jn_backend *be) {
-    for (int i = 0; i < n_pool; i++) be->weight_release(be, &pool[i]);
-}
-static void free_pool(void) {
-    for (int i = 0; i < n_pool; i++) free((void *)pool[i].data);
-    n_pool = 0;
-}
-static float *deq(const jn_weight *w) {
-    int64_t n = w->shape[0] * w->shape[1] * w->shape[2] * w->shape[3];
-    float *f = malloc((size_t)n * sizeof(float));
-    jn_to_f32_ref(w->type, w->data, f, n);
-    return f;
-}
 
 /* ------------------------------------------------------------------ scalar reference ViT (double) */
 
@@ -100,7 +47,7 @@ static void ref_ln(double *y, const double *x, int M, int N, const float *g, con
 /* y[M, N] = x[M, K] W[N, K]^T + b */
 static void ref_lin(double *y, const double *x, int M, const jn_weight *w, const jn_weight *b) {
     int N = (int)jn_weight_rows(w), K = (int)jn_weight_cols(w);
-    float *wf = deq(w), *bf = b ? deq(b) : NULL;
+    float *wf = tu_weight_f32(w), *bf = b ? tu_weight_f32(b) : NULL;
     for (int i = 0; i < M; i++)
         for (int n = 0; n < N; n++) {
             double a = bf ? bf[n] : 0;
@@ -121,7 +68,7 @@ static void ref_vit(const jn_vision_hparams *hp, const jn_vision_weights *w, con
     double *qkv = calloc((size_t)N * 3 * W, sizeof(double)), *att = calloc((size_t)N * W, sizeof(double));
     double *t = calloc((size_t)N * W, sizeof(double)), *hid = calloc((size_t)N * (F > D ? F : D), sizeof(double));
     double *p = calloc((size_t)N, sizeof(double));
-    float *pw = deq(w->patch_w), *pb = deq(w->patch_b), *pos = deq(w->pos_embed);
+    float *pw = tu_weight_f32(w->patch_w), *pb = tu_weight_f32(w->patch_b), *pos = tu_weight_f32(w->pos_embed);
     /* direct strided convolution */
     for (int py = 0; py < G; py++)
         for (int px = 0; px < G; px++)
@@ -136,7 +83,7 @@ static void ref_vit(const jn_vision_hparams *hp, const jn_vision_weights *w, con
             }
     for (int l = 0; l < hp->n_layer; l++) {
         const jn_vision_block_weights *b = &w->blocks[l];
-        float *g1 = deq(b->norm1_w), *b1 = deq(b->norm1_b), *g2 = deq(b->norm2_w), *b2 = deq(b->norm2_b);
+        float *g1 = tu_weight_f32(b->norm1_w), *b1 = tu_weight_f32(b->norm1_b), *g2 = tu_weight_f32(b->norm2_w), *b2 = tu_weight_f32(b->norm2_b);
         ref_ln(xn, x, N, W, g1, b1, hp->ln_eps);
         ref_lin(qkv, xn, N, b->qkv_w, b->qkv_b);
         for (int h = 0; h < H; h++)
@@ -165,7 +112,7 @@ static void ref_vit(const jn_vision_hparams *hp, const jn_vision_weights *w, con
         for (size_t i = 0; i < (size_t)N * W; i++) x[i] += t[i];
         free(g1), free(b1), free(g2), free(b2);
     }
-    float *gn = deq(w->norm_w), *bn = deq(w->norm_b);
+    float *gn = tu_weight_f32(w->norm_w), *bn = tu_weight_f32(w->norm_b);
     ref_ln(feat, x, N, W, gn, bn, hp->ln_eps);
     ref_lin(hid, feat, N, w->al1_w, w->al1_b);
     for (size_t i = 0; i < (size_t)N * D; i++) hid[i] = gelu(hid[i]);
@@ -225,37 +172,37 @@ static void test_random(jn_dtype mat_type, const int have[3]) {
     jn_vision_weights w;
     memset(&w, 0, sizeof w);
     float ws = 0.25f;
-    w.patch_w = mkw(mat_type, 4, W, 3, P, P, 0.1f, 0);
-    w.patch_b = mkw(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
-    w.pos_embed = mkw(mat_type == JN_F32 ? JN_F32 : JN_BF16, 3, 1, N, W, 1, 0.5f, 0);
+    w.patch_w = tu_weight_new(mat_type, 4, W, 3, P, P, 0.1f, 0);
+    w.patch_b = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
+    w.pos_embed = tu_weight_new(mat_type == JN_F32 ? JN_F32 : JN_BF16, 3, 1, N, W, 1, 0.5f, 0);
     for (int l = 0; l < 2; l++) {
         jn_vision_block_weights *b = &blocks[l];
-        b->norm1_w = mkw(JN_F32, 1, W, 1, 1, 1, 0.2f, 1.0f);
-        b->norm1_b = mkw(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
-        b->qkv_w = mkw(mat_type, 2, 3 * W, W, 1, 1, ws, 0);
-        b->qkv_b = mkw(JN_F32, 1, 3 * W, 1, 1, 1, 0.1f, 0);
-        b->proj_w = mkw(mat_type, 2, W, W, 1, 1, ws, 0);
-        b->proj_b = mkw(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
-        b->norm2_w = mkw(JN_F32, 1, W, 1, 1, 1, 0.2f, 1.0f);
-        b->norm2_b = mkw(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
-        b->fc1_w = mkw(mat_type, 2, F, W, 1, 1, ws, 0);
-        b->fc1_b = mkw(JN_F32, 1, F, 1, 1, 1, 0.1f, 0);
-        b->fc2_w = mkw(mat_type, 2, W, F, 1, 1, ws * 0.7f, 0);
-        b->fc2_b = mkw(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
+        b->norm1_w = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.2f, 1.0f);
+        b->norm1_b = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
+        b->qkv_w = tu_weight_new(mat_type, 2, 3 * W, W, 1, 1, ws, 0);
+        b->qkv_b = tu_weight_new(JN_F32, 1, 3 * W, 1, 1, 1, 0.1f, 0);
+        b->proj_w = tu_weight_new(mat_type, 2, W, W, 1, 1, ws, 0);
+        b->proj_b = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
+        b->norm2_w = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.2f, 1.0f);
+        b->norm2_b = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
+        b->fc1_w = tu_weight_new(mat_type, 2, F, W, 1, 1, ws, 0);
+        b->fc1_b = tu_weight_new(JN_F32, 1, F, 1, 1, 1, 0.1f, 0);
+        b->fc2_w = tu_weight_new(mat_type, 2, W, F, 1, 1, ws * 0.7f, 0);
+        b->fc2_b = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
     }
     w.blocks = blocks;
     w.n_blocks = 2;
-    w.norm_w = mkw(JN_F32, 1, W, 1, 1, 1, 0.2f, 1.0f);
-    w.norm_b = mkw(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
-    w.al1_w = mkw(mat_type, 2, D, W, 1, 1, ws, 0);
-    w.al1_b = mkw(JN_F32, 1, D, 1, 1, 1, 0.1f, 0);
-    w.al2_w = mkw(mat_type, 2, D, D, 1, 1, ws, 0);
-    w.al2_b = mkw(JN_F32, 1, D, 1, 1, 1, 0.1f, 0);
+    w.norm_w = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.2f, 1.0f);
+    w.norm_b = tu_weight_new(JN_F32, 1, W, 1, 1, 1, 0.1f, 0);
+    w.al1_w = tu_weight_new(mat_type, 2, D, W, 1, 1, ws, 0);
+    w.al1_b = tu_weight_new(JN_F32, 1, D, 1, 1, 1, 0.1f, 0);
+    w.al2_w = tu_weight_new(mat_type, 2, D, D, 1, 1, ws, 0);
+    w.al2_b = tu_weight_new(JN_F32, 1, D, 1, 1, 1, 0.1f, 0);
 
     const int n_img = 2;
     size_t npix = (size_t)3 * S * S;
     float *pix = malloc(n_img * npix * sizeof(float));
-    for (size_t i = 0; i < n_img * npix; i++) pix[i] = frand();
+    for (size_t i = 0; i < n_img * npix; i++) pix[i] = tu_frand();
     size_t nf = (size_t)N * W, na = (size_t)N * D;
     double *rf = malloc(n_img * nf * sizeof(double)), *ra = malloc(n_img * na * sizeof(double));
     for (int i = 0; i < n_img; i++) ref_vit(&hp, &w, pix + i * npix, rf + i * nf, ra + i * na);
@@ -269,7 +216,7 @@ static void test_random(jn_dtype mat_type, const int have[3]) {
         jn_backend *be = make_backend(names[bi], 2);
         TU_CHECK(be != NULL, "backend %s", names[bi]);
         if (!be) continue;
-        upload_pool(be);
+        tu_weights_upload(be);
         float *f = NULL, *a = NULL, *f1 = NULL, *a1 = NULL;
         TU_CHECK(run_encode(be, &hp, &w, pix, n_img, &f, &a), "encode");
         char lbl[96];
@@ -300,7 +247,7 @@ static void test_random(jn_dtype mat_type, const int have[3]) {
         TU_CHECK(s && jn_vision_encode(s, pix, 0, NULL, NULL, &err) == JN_ERR_USAGE, "n_images 0");
         jn_vision_session_free(s);
         free(f), free(a);
-        release_pool(be);
+        tu_weights_release(be);
         be->destroy(be);
     }
     /* hparams check */
@@ -312,7 +259,7 @@ static void test_random(jn_dtype mat_type, const int have[3]) {
     bad.aligner_in = 31;
     TU_CHECK(jn_vision_hparams_check(&bad, &err) == JN_ERR_FORMAT, "aligner_in");
     free(pix), free(rf), free(ra), free(want_f), free(want_a);
-    free_pool();
+    tu_weights_free();
 }
 
 /* ------------------------------------------------------------------ 2. golden (tiny checkpoint) */
@@ -473,6 +420,7 @@ static void test_golden(jn_backend *be, const char *gpath) {
 }
 
 int main(void) {
+    tu_seed(0x9E3779B97F4A7C15ull);
     int have[3] = {1, 0, jn_backend_cuda_available()}; /* ref, cpu, cuda */
     {
         jn_error err = {0};

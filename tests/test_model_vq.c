@@ -26,74 +26,21 @@
 #include "engine/json.h"
 #include "engine/weights.h"
 #include "testutil.h"
+#include "weightpool.h"
 #include "vq_tokenizer/vq_decoder.h"
 
 
 /* ------------------------------------------------------------------ random weights */
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static float frand(void) { /* uniform [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-#define MAX_W 400
-static jn_weight pool[MAX_W];
-static int n_pool;
-
-static jn_weight *mkw(jn_dtype t, int nd, int64_t d0, int64_t d1, int64_t d2, int64_t d3, float scale, float offset) {
-    JN_ASSERT(n_pool < MAX_W);
-    jn_weight *w = &pool[n_pool++];
-    memset(w, 0, sizeof *w);
-    w->name = "random";
-    w->type = t;
-    w->n_dims = nd;
-    int64_t s[4] = {d0, d1, d2, d3};
-    int64_t n = 1;
-    for (int i = 0; i < 4; i++) {
-        w->shape[i] = i < nd ? s[i] : 1;
-        n *= w->shape[i];
-    }
-    float *f = malloc((size_t)n * sizeof(float));
-    for (int64_t i = 0; i < n; i++) f[i] = offset + scale * frand();
-    w->nbytes = jn_row_bytes(t, n);
-    void *data = malloc(w->nbytes);
-    jn_from_f32_ref(t, f, data, n);
-    free(f);
-    w->data = data;
-    w->dev = data;
-    return w;
-}
-/* makes every pool weight usable by be (cuda: device copies) */
-static void upload_pool(jn_backend *be) {
-    jn_error err = {0};
-    for (int i = 0; i < n_pool; i++)
-        if (be->weight_upload(be, &pool[i], &err) != JN_OK) fprintf(stderr, "upload: %s\n", err.msg);
-}
-static void release_pool(jn_backend *be) {
-    for (int i = 0; i < n_pool; i++) be->weight_release(be, &pool[i]);
-}
-static void free_pool(void) {
-    for (int i = 0; i < n_pool; i++) free((void *)pool[i].data);
-    n_pool = 0;
-}
-static float *deq(const jn_weight *w) {
-    int64_t n = w->shape[0] * w->shape[1] * w->shape[2] * w->shape[3];
-    float *f = malloc((size_t)n * sizeof(float));
-    jn_to_f32_ref(w->type, w->data, f, n);
-    return f;
-}
 
 static jn_dtype g_conv_type = JN_F32;
 static void conv_w(jn_weight **w, jn_weight **b, int cout, int cin, int k) {
-    *w = mkw(g_conv_type, 4, cout, cin, k, k, 1.7f / sqrtf((float)(cin * k * k)), 0);
-    *b = mkw(JN_F32, 1, cout, 1, 1, 1, 0.1f, 0);
+    *w = tu_weight_new(g_conv_type, 4, cout, cin, k, k, 1.7f / sqrtf((float)(cin * k * k)), 0);
+    *b = tu_weight_new(JN_F32, 1, cout, 1, 1, 1, 0.1f, 0);
 }
 static void norm_w(jn_weight **w, jn_weight **b, int c) {
-    *w = mkw(JN_F32, 1, c, 1, 1, 1, 0.3f, 1.0f);
-    *b = mkw(JN_F32, 1, c, 1, 1, 1, 0.2f, 0);
+    *w = tu_weight_new(JN_F32, 1, c, 1, 1, 1, 0.3f, 1.0f);
+    *b = tu_weight_new(JN_F32, 1, c, 1, 1, 1, 0.2f, 0);
 }
 static void rand_res(jn_vq_res_weights *r, int cin, int cout) {
     memset(r, 0, sizeof *r);
@@ -119,7 +66,7 @@ static void rand_attn(jn_vq_attn_weights *a, int c) {
 /* y[Cout, H, W] = conv(x[Cin, H, W]) with k×k kernel, pad k/2, stride 1 */
 static void r_conv(double *y, const double *x, int H, int W, const jn_weight *w, const jn_weight *b) {
     int Co = (int)w->shape[0], Ci = (int)w->shape[1], k = (int)w->shape[2], pad = k / 2;
-    float *wf = deq(w), *bf = deq(b);
+    float *wf = tu_weight_f32(w), *bf = tu_weight_f32(b);
     for (int o = 0; o < Co; o++)
         for (int yy = 0; yy < H; yy++)
             for (int xx = 0; xx < W; xx++) {
@@ -140,7 +87,7 @@ static void r_conv(double *y, const double *x, int H, int W, const jn_weight *w,
 }
 static void r_gn(double *y, const double *x, int C, int HW, int G, double eps, const jn_weight *w,
                  const jn_weight *b) {
-    float *g = deq(w), *bb = deq(b);
+    float *g = tu_weight_f32(w), *bb = tu_weight_f32(b);
     int cg = C / G;
     for (int grp = 0; grp < G; grp++) {
         double mu = 0, var = 0;
@@ -211,7 +158,7 @@ static void r_attn(const jn_vq_attn_weights *a, double *x, int H, int W, int G, 
 static double *r_decode(const jn_vq_hparams *hp, const jn_vq_weights *w, const int32_t *ids, int grid) {
     int cd = hp->codebook_dim, G = hp->n_groups, H = grid;
     double eps = hp->eps;
-    float *cb = deq(w->codebook);
+    float *cb = tu_weight_f32(w->codebook);
     size_t hw = (size_t)H * H;
     double *z = dalloc((size_t)cd * hw);
     for (size_t i = 0; i < hw; i++) {
@@ -300,7 +247,7 @@ static void test_random(jn_dtype conv_type, const int have[3]) {
     const int grid = 4;
     jn_vq_weights w;
     memset(&w, 0, sizeof w);
-    w.codebook = mkw(conv_type == JN_F32 ? JN_F32 : JN_BF16, 2, hp.codebook_size, hp.codebook_dim, 1, 1, 1.0f, 0);
+    w.codebook = tu_weight_new(conv_type == JN_F32 ? JN_F32 : JN_BF16, 2, hp.codebook_size, hp.codebook_dim, 1, 1, 1.0f, 0);
     conv_w(&w.pq_w, &w.pq_b, hp.z_channels, hp.codebook_dim, 1);
     int c0 = jn_vq_level_channels(&hp, 0);
     conv_w(&w.conv_in_w, &w.conv_in_b, c0, hp.z_channels, 3);
@@ -347,12 +294,12 @@ static void test_random(jn_dtype conv_type, const int have[3]) {
         jn_backend *be = make_backend(names[bi], 2);
         TU_CHECK(be != NULL, "backend %s", names[bi]);
         if (!be) continue;
-        upload_pool(be);
+        tu_weights_upload(be);
         jn_error err = {0};
         jn_vq_session *s = jn_vq_session_create(be, &hp, &w, grid, &err);
         TU_CHECK(s != NULL, "%s", err.msg);
         if (!s) {
-            release_pool(be);
+            tu_weights_release(be);
             be->destroy(be);
             continue;
         }
@@ -378,7 +325,7 @@ static void test_random(jn_dtype conv_type, const int have[3]) {
             TU_CHECK(!memcmp(got, got2, n * sizeof(float)), "cpu: 1 thread differs from 2 threads");
             if (be1) be1->destroy(be1);
         }
-        release_pool(be);
+        tu_weights_release(be);
         be->destroy(be);
     }
     /* hparams validation */
@@ -390,7 +337,7 @@ static void test_random(jn_dtype conv_type, const int have[3]) {
     bad.n_levels = 0;
     TU_CHECK(jn_vq_hparams_check(&bad, &err) == JN_ERR_FORMAT, "0 levels accepted");
     free(want), free(got), free(got2);
-    free_pool();
+    tu_weights_free();
 }
 
 static void test_rgb8(void) {
@@ -585,6 +532,7 @@ static void test_golden(jn_backend *be, const char *gpath) {
 }
 
 int main(void) {
+    tu_seed(0x2545F4914F6CDD1Dull);
     int have[3] = {1, 0, jn_backend_cuda_available()}; /* ref, cpu, cuda */
     {
         jn_error err = {0};
