@@ -67,7 +67,7 @@ typedef struct tmodel {
 } tmodel;
 
 static void tmodel_make(tmodel *m, const jn_lm_hparams *hp, jn_dtype mt, uint64_t seed) {
-    rng_state = seed;
+    tu_seed(seed);
     m->hp = *hp;
     const int E = hp->n_embd, QD = hp->n_head * hp->d_head, KVD = hp->n_kv_head * hp->d_head, FF = hp->n_ff;
     tw_make(&m->tok, "lm.embed_tokens.weight", mt, 2, hp->n_vocab, E, 1.0f, 0.0f);
@@ -487,7 +487,7 @@ static void test_errors(jn_backend *be) {
 /* ------------------------------------------------------------------ generation head / feedback */
 
 static void test_gen(jn_backend *be, jn_dtype mt, tol tg) {
-    rng_state = 4242 + mt;
+    tu_seed(4242 + (uint64_t)mt);
     jn_gen_hparams gh = {.n_embd = 64, .codebook_size = 96, .codebook_dim = 8, .head_embd = 32};
     tw embed, a1, ab1, a2, ab2, h1, hb1, h2, hb2;
     /* codebook_dim 8 cannot be q8_0 (32-element blocks): the small-K weights stay float */
