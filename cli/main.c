@@ -107,14 +107,17 @@ int cli_progress(void *user, const char *what, long done, long total) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double now = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    if (done == 0 || t0 == 0) t0 = now, last = 0;
+    if (done <= 1 || t0 == 0) t0 = now, last = 0;
     int tty = isatty(2);
     if (!tty && done != total && now - last < 5.0) return 0;
     if (tty && done != total && now - last < 0.1) return 0;
     last = now;
-    double el = now - t0, rate = el > 0 ? (double)done / el : 0;
+    double el = now - t0, rate = el > 0 ? (double)(done - 1) / el : 0; /* t0 is the first report */
     double eta = rate > 0 ? (double)(total - done) / rate : 0;
-    fprintf(stderr, "%s%s %ld/%ld  %.1f/s  ETA %.0fs%s", tty ? "\r" : "", what, done, total, rate, eta,
-            tty ? (done == total ? "\n" : "   ") : "\n");
+    if (rate > 0)
+        fprintf(stderr, "%s%s %ld/%ld  %.1f/s  ETA %.0fs%s", tty ? "\r" : "", what, done, total, rate, eta,
+                tty ? (done == total ? "\n" : "   ") : "\n");
+    else
+        fprintf(stderr, "%s%s %ld/%ld%s", tty ? "\r" : "", what, done, total, tty ? "   " : "\n");
     return 0;
 }

@@ -15,7 +15,7 @@ else
   MODEL=out/$(basename "$SRC").gguf
   [ -f "$MODEL" ] || ./build/janus convert "$SRC" -o "$MODEL"
 fi
-./build/janus info "$MODEL" | head -n 20
+./build/janus info "$MODEL" | sed -n 1,12p   # (sed reads everything: no SIGPIPE under pipefail)
 ./build/janus generate -m "$MODEL" -s 42 --force -o out/demo.png "A close-up photo of a sunflower blooming in the sun with a bee on it."
 ./build/janus ask -m "$MODEL" --image out/demo.png -n 32 "Describe this image."
 if [ -z "${1:-}" ]; then
