@@ -27,6 +27,7 @@
 #include "engine/weights.h"
 #include "testutil.h"
 #include "weightpool.h"
+#include "ckpt_gguf.h"
 #include "vq_tokenizer/vq_decoder.h"
 
 
@@ -363,19 +364,7 @@ static const char *gguf_name(const char *n, char *buf, size_t sz) {
     return buf;
 }
 
-static int write_vq_gguf(const char *model_dir, const char *path) {
-    jn_error err = {0};
-    jn_ckpt *c = jn_ckpt_open_dir(model_dir, &err);
-    if (!c) {
-        fprintf(stderr, "ckpt: %s\n", err.msg);
-        return 0;
-    }
-    jn_gguf_writer *gw = jn_gguf_writer_open(path, &err);
-    if (!gw) {
-        fprintf(stderr, "gguf writer: %s\n", err.msg);
-        jn_ckpt_close(c);
-        return 0;
-    }
+static void vq_kv(jn_gguf_writer *gw) {
     jn_gguf_writer_set_u32(gw, "janus.vq.codebook_size", 512);
     jn_gguf_writer_set_u32(gw, "janus.vq.codebook_dim", 8);
     jn_gguf_writer_set_u32(gw, "janus.vq.z_channels", 32);
@@ -386,36 +375,10 @@ static int write_vq_gguf(const char *model_dir, const char *path) {
     jn_gguf_writer_set_u32(gw, "janus.vq.n_groups", 32);
     jn_gguf_writer_set_f32(gw, "janus.vq.norm_eps", 1e-6f);
     jn_gguf_writer_set_bool(gw, "janus.vq.codebook_l2_norm", 1);
-    char buf[256];
-    int64_t n = jn_ckpt_count(c);
-    for (int64_t i = 0; i < n; i++) {
-        const jn_ckpt_tensor *t = jn_ckpt_at(c, i);
-        const char *gn = gguf_name(t->name, buf, sizeof buf);
-        if (gn) jn_gguf_writer_add_tensor(gw, gn, t->n_dims == 1 ? JN_F32 : JN_BF16, t->n_dims, t->shape);
-    }
-    jn_status st = jn_gguf_writer_write_header(gw, &err);
-    for (int64_t i = 0; st == JN_OK && i < n; i++) {
-        const jn_ckpt_tensor *t = jn_ckpt_at(c, i);
-        if (!gguf_name(t->name, buf, sizeof buf)) continue;
-        float *f = malloc((size_t)t->numel * sizeof(float));
-        st = jn_ckpt_read_f32(c, t, 0, t->numel, f, &err);
-        if (st == JN_OK) {
-            if (t->n_dims == 1) {
-                st = jn_gguf_writer_write_data(gw, f, (size_t)t->numel * 4, &err);
-            } else {
-                uint16_t *h = malloc((size_t)t->numel * 2);
-                jn_from_f32_ref(JN_BF16, f, h, t->numel); /* exact: the source is bf16 */
-                st = jn_gguf_writer_write_data(gw, h, (size_t)t->numel * 2, &err);
-                free(h);
-            }
-        }
-        free(f);
-    }
-    if (st == JN_OK) st = jn_gguf_writer_finish(gw, &err);
-    else jn_gguf_writer_abort(gw);
-    if (st != JN_OK) fprintf(stderr, "writing %s: %s\n", path, err.msg);
-    jn_ckpt_close(c);
-    return st == JN_OK;
+}
+
+static int write_vq_gguf(const char *model_dir, const char *path) {
+    return tu_write_gguf_from_ckpt(model_dir, path, gguf_name, vq_kv);
 }
 
 static double tol_of(const jn_json *c, const char *out, const char *what) {
