@@ -57,17 +57,18 @@ static jn_status gen_prompt_rows(janus_model *m, const char *prompt, int32_t **c
 
 int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, janus_image **images, janus_error *perr) {
     jn_error *err = JN_ERR(perr);
-    const int grid = 24, n_tok = grid * grid;
+    const int grid = JANUS_GEN_GRID, n_tok = grid * grid;
     *images = NULL;
     if (n_images < 1) return jn_fail(err, JN_ERR_USAGE, "no image tokens to decode");
-    for (int i = 0; i < n_images * n_tok; i++)
+    for (size_t i = 0; i < (size_t)n_images * n_tok; i++)
         if (tokens[i] < 0 || tokens[i] >= m->vq_hp.codebook_size)
-            return jn_fail(err, JN_ERR_USAGE, "image token %d (image %d, position %d) is outside the codebook [0, %d)",
+            return jn_fail(err, JN_ERR_USAGE, "image token %d (image %zu, position %zu) is outside the codebook [0, %d)",
                            tokens[i], i / n_tok, i % n_tok, m->vq_hp.codebook_size);
-    int HW = grid * 16;
+    jn_vq_session *vs = jn_vq_session_create(m->be, &m->vq_hp, &m->vq_w, grid, err);
+    /* output side from the decoder's own level count (grid * 2^(n_levels-1); 384 for Janus-Pro) */
+    int HW = vs ? jn_vq_session_out_size(vs) : 0;
     janus_image *imgs = calloc((size_t)n_images, sizeof *imgs);
     float *chw = malloc((size_t)3 * HW * HW * sizeof(float));
-    jn_vq_session *vs = jn_vq_session_create(m->be, &m->vq_hp, &m->vq_w, grid, err);
     jn_status st = JN_OK;
     if (!imgs || !chw || !vs) {
         st = vs ? jn_fail(err, JN_ERR_NOMEM, "out of memory") : (err->code ? err->code : JN_ERR_NOMEM);
@@ -95,7 +96,8 @@ int janus_generate(janus_model *m, const janus_gen_params *p, janus_image **imag
                    janus_error *perr) {
     jn_error *err = JN_ERR(perr);
     jn_backend *be = m->be;
-    const int n_embd = m->lm_hp.n_embd, C = m->gen_hp.codebook_size, n_steps = m->image.n_image_tokens;
+    /* n_steps: one code per cell of the VQ grid janus_decode_tokens decodes (576; teacher_tokens is [576]) */
+    const int n_embd = m->lm_hp.n_embd, C = m->gen_hp.codebook_size, n_steps = JANUS_GEN_GRID * JANUS_GEN_GRID;
     jn_status st = JN_OK;
     int32_t *cond = NULL, *uncond = NULL, *tokens = NULL, *row_ids = NULL, *feed = NULL;
     size_t T = 0;

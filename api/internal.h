@@ -54,6 +54,10 @@ struct janus_model {
     janus_image_cfg image;
 };
 
+/* Side of the generated image-token grid (official generate(): 384 px / patch 16 = 24, 576 tokens);
+ * janus.h documents 576 ids per image for generation, teacher tokens and decoding. */
+#define JANUS_GEN_GRID 24
+
 /* jn_error and janus_error share their layout. */
 #define JN_ERR(e) ((jn_error *)(void *)(e))
 

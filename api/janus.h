@@ -13,8 +13,8 @@
  *   janus_gen_params gp = janus_gen_default_params();
  *   gp.prompt = "a red fox in snow"; gp.n_images = 1; gp.seed = 42;
  *   janus_image *img = NULL;                                                  // 384x384 RGB
- *   janus_generate(m, &gp, &img, &err);
- *   janus_image_write(&img[0], "fox.png", NULL, 0, &err);
+ *   janus_generate(m, &gp, &img, NULL, &err);
+ *   janus_image_write(&img[0], "fox.png", NULL, 0, 0, 0, &err);          // no overwrite
  *   janus_images_free(img, 1); free(answer); janus_model_free(m);
  *
  * Conventions: functions return 0 (JANUS_OK) or a negative status and fill janus_error with a

@@ -134,6 +134,7 @@ static jn_status read_hparams(janus_model *m, jn_error *err) {
     if ((st = jn_gguf_get_arr_f32(g, "janus.image.mean", ic->mean, 3, err))) return st;
     if ((st = jn_gguf_get_arr_f32(g, "janus.image.std", ic->std, 3, err))) return st;
     if ((st = jn_gguf_get_f64(g, "janus.image.rescale_factor", &ic->rescale, err))) return st;
+    if ((st = jn_vision_hparams_check(v, err))) return jn_error_prefix(err, "%s", m->path);
     int grid = v->image_size / v->patch_size;
     if (ic->size != v->image_size || grid * grid != ic->n_image_tokens)
         return jn_fail(err, JN_ERR_FORMAT,
@@ -177,6 +178,10 @@ static jn_status load_tokenizer(janus_model *m, jn_error *err) {
     m->tokenizer.tok = jn_tokenizer_load(tj, tl, cj, cl, err);
     if (!m->tokenizer.tok) return jn_error_prefix(err, "%s: tokenizer", m->path);
     m->tokenizer.owned = 0;
+    /* token ids index embed_tokens rows unchecked (jn_lm_embed): the tokenizer must fit the vocabulary */
+    if (jn_tokenizer_vocab_size(m->tokenizer.tok) > (size_t)m->lm_hp.n_vocab)
+        return jn_fail(err, JN_ERR_FORMAT, "%s: the tokenizer has ids up to %zu, beyond janus.lm.n_vocab %d", m->path,
+                       jn_tokenizer_vocab_size(m->tokenizer.tok) - 1, m->lm_hp.n_vocab);
     return JN_OK;
 }
 
@@ -193,6 +198,10 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     jn_error *err = JN_ERR(perr);
     janus_load_params defaults = janus_load_default_params();
     const janus_load_params *p = params ? params : &defaults;
+    if (!gguf_path) {
+        jn_fail(err, JN_ERR_USAGE, "janus_model_load: no model path given");
+        return NULL;
+    }
     janus_model *m = calloc(1, sizeof *m);
     if (!m) {
         jn_fail(err, JN_ERR_NOMEM, "out of memory");
@@ -206,7 +215,7 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     if (!m->gguf) { st = err ? err->code : JN_ERR_FORMAT; goto fail; }
     if ((st = read_hparams(m, err))) goto fail;
     m->store = jn_wstore_create(m->gguf, err);
-    if (!m->store) { st = JN_ERR_NOMEM; goto fail; }
+    if (!m->store) { st = err ? err->code : JN_ERR_NOMEM; goto fail; }
     if ((st = jn_lm_bind(&m->lm_w, m->store, &m->lm_hp, err))) goto fail;
     if ((st = jn_gen_bind(&m->gen_w, m->store, &m->gen_hp, err))) goto fail;
     if ((st = jn_vision_bind(&m->vis_w, m->store, &m->vis_hp, err))) goto fail;

@@ -136,7 +136,6 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
     jn_vision_session *vs = NULL;
     jn_lm_session *ls = NULL;
     jn_detok_stream *ds = NULL;
-    jn_buf out = {0};
     int n_answer = 0;
     if (answer) *answer = NULL;
 
@@ -147,13 +146,15 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
     if ((st = janus_dump_prepare(p->dump_dir, err))) return st;
 
     if ((st = build_prompt_ids(m, p, &ids, &n_ids, err))) goto done;
-    int n_ctx = (int)n_ids + p->max_tokens;
-    if ((int)n_ids >= m->lm_hp.max_ctx) {
+    if (n_ids >= (size_t)m->lm_hp.max_ctx) {
         st = jn_fail(err, JN_ERR_USAGE, "the prompt is %zu tokens long, more than the model's context of %d tokens",
                      n_ids, m->lm_hp.max_ctx);
         goto done;
     }
-    if (n_ctx > m->lm_hp.max_ctx) n_ctx = m->lm_hp.max_ctx;
+    /* prompt + answer, capped at the model's context (no int overflow for a huge max_tokens) */
+    int n_ctx = p->max_tokens > m->lm_hp.max_ctx - (int)n_ids ? m->lm_hp.max_ctx : (int)n_ids + p->max_tokens;
+    /* answer tokens that can be produced: the last one is sampled at n_past == n_ctx and never fed */
+    const int max_answer = n_ctx - (int)n_ids + 1 < p->max_tokens ? n_ctx - (int)n_ids + 1 : p->max_tokens;
 
     /* images -> aligned features [n_images * 576, n_embd] on the backend */
     if (p->n_images > 0) {
@@ -202,8 +203,8 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
     logits_host = malloc((size_t)n_vocab * sizeof(float));
     scratch = malloc((size_t)n_vocab * sizeof(float));
     scratch_idx = malloc((size_t)n_vocab * sizeof(int));
-    answer_ids = malloc((size_t)p->max_tokens * sizeof(int32_t));
-    if (p->dump_dir) answer_logits = malloc((size_t)p->max_tokens * n_vocab * sizeof(float));
+    answer_ids = malloc((size_t)max_answer * sizeof(int32_t));
+    if (p->dump_dir) answer_logits = malloc((size_t)max_answer * n_vocab * sizeof(float));
     if (!x || !hidden || !logits || !logits_host || !scratch || !scratch_idx || !answer_ids ||
         (p->dump_dir && !answer_logits)) {
         st = jn_fail(err, JN_ERR_NOMEM, "out of memory");
@@ -249,7 +250,7 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
         size_t piece_len;
         if ((st = jn_detok_stream_push(ds, next, &piece, &piece_len, err))) goto done;
         emit_piece(&em, piece, piece_len);
-        if (em.stopped || n_answer >= p->max_tokens || jn_lm_session_n_past(ls) >= n_ctx) break;
+        if (em.stopped || n_answer >= max_answer || jn_lm_session_n_past(ls) >= n_ctx) break;
         jn_lm_embed(ls, &next, 1, x);
         if ((st = jn_lm_forward(ls, x, 1, 1, hidden, 1, err))) goto done;
     }
@@ -271,7 +272,6 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
         *answer = text;
     }
 done:
-    jn_buf_free(&out);
     if (ds) jn_detok_stream_free(ds);
     if (vs) jn_vision_session_free(vs);
     if (ls) jn_lm_session_free(ls);

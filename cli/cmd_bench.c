@@ -38,7 +38,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "--prefill")) INTARG(bp.prefill_tokens, 1, 16000);
         else if (!strcmp(a, "--decode")) INTARG(bp.decode_tokens, 1, 4096);
         else if (!strcmp(a, "--only")) { NEED(); only = v; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &threads) || threads < 1) return cli_usage_error("bench", "--threads needs a positive integer, got '%s'", v); }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &threads) || threads < 1 || threads > 1024) return cli_usage_error("bench", "--threads needs a positive integer, got '%s'", v); }
         else if (!strcmp(a, "--backend")) { NEED(); backend = v; }
         else return cli_usage_error("bench", "unexpected argument '%s'", a);
 #undef INTARG

@@ -61,7 +61,7 @@ static int check_outputs(const char *cmd, const char *pattern, int n, int force)
             return cli_usage_error(cmd, "output %s must end in .png, .jpg or .jpeg", path);
         if (!force && access(path, F_OK) == 0) {
             fprintf(stderr, "janus %s: %s already exists (use --force to overwrite)\n", cmd, path);
-            return 1;
+            return 2; /* a usage error, as janus convert and janus_image_write report it */
         }
     }
     return 0;
@@ -163,7 +163,7 @@ int cmd_decode(int argc, char **argv) {
         else if (!strcmp(a, "--tokens")) { NEED(); tokens = v; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEED(); out = v; }
         else if (!strcmp(a, "--force")) force = 1;
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &threads) || threads < 1) return cli_usage_error("decode", "--threads needs a positive integer, got '%s'", v); }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &threads) || threads < 1 || threads > 1024) return cli_usage_error("decode", "--threads needs a positive integer, got '%s'", v); }
         else if (!strcmp(a, "--backend")) { NEED(); backend = v; }
         else return cli_usage_error("decode", "unexpected argument '%s'", a);
 #undef NEED
