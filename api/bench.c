@@ -103,7 +103,7 @@ static int gen_progress(void *user, const char *what, long done, long total) {
 }
 
 int janus_bench(janus_model *m, const janus_bench_params *p, janus_bench_result *r, janus_error *perr) {
-    jn_error *err = JN_ERR(perr);
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     memset(r, 0, sizeof *r);
     jn_status st;
     if (p->vision && (st = bench_vision(m, r, err))) return st;

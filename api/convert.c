@@ -1028,6 +1028,7 @@ static jn_status do_convert(const janus_convert_params *p, jn_error *err) {
         st = err->code;
         goto done;
     }
+    jn_gguf_writer_set_no_clobber(w, !p->force); /* a file created while converting is not replaced either */
     char name[256];
     dir_base(p->model_dir, name, sizeof name);
     jn_gguf_writer_set_str(w, "general.architecture", "janus-pro", 9);

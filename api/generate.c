@@ -56,7 +56,7 @@ static jn_status gen_prompt_rows(janus_model *m, const char *prompt, int32_t **c
 }
 
 int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, janus_image **images, janus_error *perr) {
-    jn_error *err = JN_ERR(perr);
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     const int grid = JANUS_GEN_GRID, n_tok = grid * grid;
     *images = NULL;
     if (n_images < 1) return jn_fail(err, JN_ERR_USAGE, "no image tokens to decode");
@@ -94,7 +94,7 @@ done:
 
 int janus_generate(janus_model *m, const janus_gen_params *p, janus_image **images, int32_t **tokens_out,
                    janus_error *perr) {
-    jn_error *err = JN_ERR(perr);
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     jn_backend *be = m->be;
     /* n_steps: one code per cell of the VQ grid janus_decode_tokens decodes (576; teacher_tokens is [576]) */
     const int n_embd = m->lm_hp.n_embd, C = m->gen_hp.codebook_size, n_steps = JANUS_GEN_GRID * JANUS_GEN_GRID;

@@ -6,6 +6,8 @@
 
 #include "janus.h"
 
+#include <string.h>
+
 #include "engine/backend.h"
 #include "engine/gguf.h"
 #include "engine/weights.h"
@@ -60,6 +62,9 @@ struct janus_model {
 
 /* jn_error and janus_error share their layout. */
 #define JN_ERR(e) ((jn_error *)(void *)(e))
+/* The caller's error record, or a local one when the caller passed NULL (errors are then only
+ * returned as status codes). */
+#define JN_ERR_OR_LOCAL(perr, local) ((perr) ? JN_ERR(perr) : (memset(&(local), 0, sizeof(local)), &(local)))
 
 /* Dump helpers (api/dump.c): write into dir/name; no-ops when dir is NULL. */
 jn_status janus_dump_f32(const char *dir, const char *name, const float *data, int n_dims, const int64_t *shape,

@@ -72,16 +72,9 @@ static jn_status read_hparams(janus_model *m, jn_error *err) {
                        lm->n_head);
     lm->d_head = lm->n_embd / lm->n_head;
 
+    /* the components read and validate their own keys */
     jn_vision_hparams *v = &m->vis_hp;
-    I("janus.vision.image_size", v->image_size);
-    I("janus.vision.patch_size", v->patch_size);
-    I("janus.vision.width", v->width);
-    I("janus.vision.n_layer", v->n_layer);
-    I("janus.vision.n_head", v->n_head);
-    I("janus.vision.n_ff", v->n_ff);
-    F("janus.vision.ln_eps", v->ln_eps);
-    I("janus.aligner.input_dim", v->aligner_in);
-    I("janus.aligner.n_embd", v->aligner_out);
+    if ((st = jn_vision_hparams_from_gguf(g, v, err))) return st;
     if (v->aligner_out != lm->n_embd)
         return jn_fail(err, JN_ERR_FORMAT, "%s: janus.aligner.n_embd %d != janus.lm.n_embd %d", m->path, v->aligner_out,
                        lm->n_embd);
@@ -93,27 +86,7 @@ static jn_status read_hparams(janus_model *m, jn_error *err) {
     I("janus.vq.codebook_dim", gh->codebook_dim);
 
     jn_vq_hparams *q = &m->vq_hp;
-    I("janus.vq.codebook_size", q->codebook_size);
-    I("janus.vq.codebook_dim", q->codebook_dim);
-    I("janus.vq.z_channels", q->z_channels);
-    I("janus.vq.ch", q->ch);
-    I("janus.vq.num_res_blocks", q->num_res_blocks);
-    I("janus.vq.n_groups", q->n_groups);
-    F("janus.vq.norm_eps", q->eps);
-    {
-        jn_gguf_type et;
-        uint64_t n;
-        const void *data;
-        if ((st = jn_gguf_get_arr(g, "janus.vq.ch_mult", &et, &n, &data, err))) return st;
-        if (n < 1 || n > 8) return jn_fail(err, JN_ERR_FORMAT, "%s: janus.vq.ch_mult has %llu entries, expected 1..8", m->path, (unsigned long long)n);
-        int64_t cm[8];
-        if ((st = jn_gguf_get_arr_i64(g, "janus.vq.ch_mult", cm, n, err))) return st;
-        q->n_levels = (int)n;
-        for (uint64_t i = 0; i < n; i++) q->ch_mult[i] = (int)cm[i];
-    }
-    int l2 = 1;
-    if ((st = jn_gguf_get_bool(g, "janus.vq.codebook_l2_norm", &l2, err))) return st;
-    q->l2_norm = l2;
+    if ((st = jn_vq_hparams_from_gguf(g, q, err))) return st;
     if (q->codebook_size != gh->codebook_size)
         return jn_fail(err, JN_ERR_FORMAT, "%s: janus.vq.codebook_size %d != janus.gen_head.image_token_size %d", m->path,
                        q->codebook_size, gh->codebook_size);
@@ -134,7 +107,6 @@ static jn_status read_hparams(janus_model *m, jn_error *err) {
     if ((st = jn_gguf_get_arr_f32(g, "janus.image.mean", ic->mean, 3, err))) return st;
     if ((st = jn_gguf_get_arr_f32(g, "janus.image.std", ic->std, 3, err))) return st;
     if ((st = jn_gguf_get_f64(g, "janus.image.rescale_factor", &ic->rescale, err))) return st;
-    if ((st = jn_vision_hparams_check(v, err))) return jn_error_prefix(err, "%s", m->path);
     int grid = v->image_size / v->patch_size;
     if (ic->size != v->image_size || grid * grid != ic->n_image_tokens)
         return jn_fail(err, JN_ERR_FORMAT,
@@ -195,7 +167,7 @@ static jn_backend *create_backend(const janus_load_params *p, jn_error *err) {
 }
 
 janus_model *janus_model_load(const char *gguf_path, const janus_load_params *params, janus_error *perr) {
-    jn_error *err = JN_ERR(perr);
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     janus_load_params defaults = janus_load_default_params();
     const janus_load_params *p = params ? params : &defaults;
     if (!gguf_path) {

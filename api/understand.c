@@ -123,7 +123,7 @@ static void emit_piece(emitter *e, const char *s, size_t n) {
 }
 
 int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_error *perr) {
-    jn_error *err = JN_ERR(perr);
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     jn_backend *be = m->be;
     const int n_embd = m->lm_hp.n_embd, n_vocab = m->lm_hp.n_vocab;
     const int S = m->image.size, n_img_tok = m->image.n_image_tokens;

@@ -70,10 +70,20 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "  generation n=%d: prefill %.3f s, %.4f s/step (%.2f image tokens/s per image), %.1f s per image\n",
                 bp.gen_images, r.gen_prefill_s, r.gen_step_s, r.gen_step_s > 0 ? 1.0 / r.gen_step_s : 0, r.gen_image_s);
     fprintf(stderr, "  peak RSS: %.1f MiB\n", (double)r.peak_rss_bytes / 1048576.0);
+    /* the model path as a JSON string (escape quotes, backslashes and control characters) */
+    char model_json[4096];
+    size_t o = 0;
+    for (const char *c = model; *c && o + 8 < sizeof model_json; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if (ch == '"' || ch == '\\') { model_json[o++] = '\\'; model_json[o++] = (char)ch; }
+        else if (ch < 0x20) o += (size_t)snprintf(model_json + o, sizeof model_json - o, "\\u%04x", ch);
+        else model_json[o++] = (char)ch;
+    }
+    model_json[o] = 0;
     printf("{\"model\":\"%s\",\"backend\":\"%s\",\"threads\":%ld,\"vision_s\":%.4f,\"prefill_tok_per_s\":%.2f,"
            "\"decode_tok_per_s\":%.3f,\"vq_decode_s\":%.4f,\"gen_images\":%d,\"gen_prefill_s\":%.4f,\"gen_step_s\":%.5f,"
            "\"gen_image_s\":%.3f,\"peak_rss_mib\":%.1f}\n",
-           model, backend, threads, r.vision_s, r.prefill_tok_per_s, r.decode_tok_per_s, r.vq_decode_s, bp.gen_images,
+           model_json, backend, threads, r.vision_s, r.prefill_tok_per_s, r.decode_tok_per_s, r.vq_decode_s, bp.gen_images,
            r.gen_prefill_s, r.gen_step_s, r.gen_image_s, (double)r.peak_rss_bytes / 1048576.0);
     return 0;
 }

@@ -30,7 +30,7 @@ static void help(FILE *f) {
 
 static void help_decode(FILE *f) {
     fprintf(f,
-            "usage: janus decode -m MODEL.gguf --tokens FILE -o OUT.png [--force]\n\n"
+            "usage: janus decode -m MODEL.gguf --tokens FILE -o OUT.png [--force] [-t N] [--backend NAME]\n\n"
             "VQ-decodes image token ids (576 per image, whitespace separated) into 384x384 images.\n"
             "With several images in FILE, OUT should contain %%d.\n");
 }
@@ -137,7 +137,14 @@ int cmd_generate(int argc, char **argv) {
     janus_image *imgs = NULL;
     int st = janus_generate(m, &gp, &imgs, NULL, &err);
     free(teacher_ids);
-    if (st) { janus_model_free(m); return cli_fail("generate", &err); }
+    if (st) {
+        janus_model_free(m);
+        if (st == JANUS_ERR_USAGE && teacher && strstr(err.msg, "teacher token")) { /* bad input file */
+            fprintf(stderr, "janus generate: %s: %s\n", teacher, err.msg);
+            return 3;
+        }
+        return cli_fail("generate", &err);
+    }
     char seed[32], cfg[32], temp[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)gp.seed);
     snprintf(cfg, sizeof cfg, "%g", (double)gp.cfg);
@@ -187,7 +194,14 @@ int cmd_decode(int argc, char **argv) {
     janus_image *imgs = NULL;
     int st = janus_decode_tokens(m, ids, n_images, &imgs, &err);
     free(ids);
-    if (st) { janus_model_free(m); return cli_fail("decode", &err); }
+    if (st) {
+        janus_model_free(m);
+        if (st == JANUS_ERR_USAGE) { /* an id outside the codebook: the token file is bad input */
+            fprintf(stderr, "janus decode: %s: %s\n", tokens, err.msg);
+            return 3;
+        }
+        return cli_fail("decode", &err);
+    }
     const char *kv[] = {"model", janus_model_name(m), "software", "janus.c " JANUS_VERSION_STRING};
     rc = write_images("decode", imgs, n_images, out, kv, 2, force, 95);
     janus_images_free(imgs, n_images);

@@ -775,6 +775,7 @@ typedef struct wtensor {
 struct jn_gguf_writer {
     char *path, *tmp_path;
     int fd;
+    int no_clobber; /* finish fails instead of replacing a file that appeared meanwhile */
     /* deferred error from the void setters */
     jn_status defer_code;
     char defer_msg[JN_ERROR_MAX];
@@ -1168,7 +1169,16 @@ jn_status jn_gguf_writer_finish(jn_gguf_writer *w, jn_error *err) {
         w->fd = -1;
         if (r != 0)
             st = jn_fail(err, JN_ERR_IO, "%s: close of %s failed: %s", w->path, w->tmp_path, strerror(errno));
-        else if (rename(w->tmp_path, w->path) != 0)
+        else if (w->no_clobber) {
+            /* link() fails if the target exists: no window between a check and the rename */
+            if (link(w->tmp_path, w->path) != 0)
+                st = errno == EEXIST
+                         ? jn_fail(err, JN_ERR_USAGE, "%s already exists; use --force to overwrite it", w->path)
+                         : jn_fail(err, JN_ERR_IO, "%s: cannot move %s into place: %s", w->path, w->tmp_path,
+                                   strerror(errno));
+            else
+                (void)unlink(w->tmp_path);
+        } else if (rename(w->tmp_path, w->path) != 0)
             st = jn_fail(err, JN_ERR_IO, "%s: cannot rename %s into place: %s", w->path, w->tmp_path, strerror(errno));
     }
     if (st != JN_OK) {
@@ -1189,6 +1199,8 @@ jn_status jn_gguf_writer_finish(jn_gguf_writer *w, jn_error *err) {
     writer_free(w);
     return JN_OK;
 }
+
+void jn_gguf_writer_set_no_clobber(jn_gguf_writer *w, int no_clobber) { w->no_clobber = no_clobber; }
 
 void jn_gguf_writer_abort(jn_gguf_writer *w) {
     if (!w) return;

@@ -114,6 +114,9 @@ jn_status jn_gguf_writer_write_header(jn_gguf_writer *w, jn_error *err);
 jn_status jn_gguf_writer_write_data(jn_gguf_writer *w, const void *data, size_t nbytes, jn_error *err);
 /* Checks every tensor was written completely, flushes, fsyncs, renames to the final path. */
 jn_status jn_gguf_writer_finish(jn_gguf_writer *w, jn_error *err);
+/* no_clobber != 0: finish refuses (JN_ERR_USAGE) to replace a target that exists at that moment,
+ * atomically (link + unlink instead of rename). Default 0: an existing target is replaced. */
+void jn_gguf_writer_set_no_clobber(jn_gguf_writer *w, int no_clobber);
 /* Removes the temporary file and frees the writer (safe after a failed finish; NULL ok). */
 void jn_gguf_writer_abort(jn_gguf_writer *w);
 

@@ -674,6 +674,21 @@ static void test_writer_failures(void) {
     TU_CHECK(c && n == 3 && memcmp(c, "OLD", 3) == 0, "abort touched the target");
     free(c);
 
+    /* no-clobber: a target that exists when finishing is refused and left as it is */
+    w = jn_gguf_writer_open(target, &err);
+    jn_gguf_writer_set_no_clobber(w, 1);
+    jn_gguf_writer_add_tensor(w, "t", JN_F32, 2, shape);
+    jn_gguf_writer_write_header(w, &err);
+    float all[64] = {0};
+    jn_gguf_writer_write_data(w, all, sizeof all, &err);
+    TU_CHECK(jn_gguf_writer_finish(w, &err) == JN_ERR_USAGE && strstr(err.msg, "already exists"), "no-clobber: %s",
+             err.msg);
+    jn_gguf_writer_abort(w);
+    TU_CHECK(count_temps(dir, "out.gguf") == 0, "no-clobber left a temp file");
+    c = tu_read_file(target, &n);
+    TU_CHECK(c && n == 3 && memcmp(c, "OLD", 3) == 0, "no-clobber touched the target");
+    free(c);
+
     /* finish with an incomplete tensor: error, temp removed, target untouched; abort frees */
     w = jn_gguf_writer_open(target, &err);
     jn_gguf_writer_add_tensor(w, "t", JN_F32, 2, shape);
