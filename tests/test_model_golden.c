@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "api/internal.h"
@@ -344,9 +345,12 @@ int main(int argc, char **argv) {
         return 77;
     }
     char gguf[4096], dir[4096];
+    /* every run (type x backend x env, possibly in parallel under ctest -j) gets its own files */
+    char tag[128];
+    snprintf(tag, sizeof tag, "%s-%ld", type, (long)getpid());
     snprintf(gguf, sizeof gguf, "%s", tu_tmp(""));
     strncat(gguf, "golden-tiny-", sizeof gguf - strlen(gguf) - 1);
-    strncat(gguf, type, sizeof gguf - strlen(gguf) - 1);
+    strncat(gguf, tag, sizeof gguf - strlen(gguf) - 1);
     strncat(gguf, ".gguf", sizeof gguf - strlen(gguf) - 1);
     janus_convert_params cp = janus_convert_default_params();
     char model_dir[4096];
@@ -377,19 +381,25 @@ int main(int argc, char **argv) {
         return 1;
     }
     int strict = !q8_mode; /* greedy ids may legitimately change under q8_0 */
-    snprintf(dir, sizeof dir, "%s", tu_tmp("golden-dump-q1"));
+    snprintf(dir, sizeof dir, "%s-%s", tu_tmp("golden-dump-q1"), tag);
     understanding(m, "understanding_und_q1", "und_und_q1_ids.json", "preprocess_img0_640x427", "vision_img0_640x427",
                   "und_und_q1", strict, dir);
-    snprintf(dir, sizeof dir, "%s", tu_tmp("golden-dump-q2"));
+    snprintf(dir, sizeof dir, "%s-%s", tu_tmp("golden-dump-q2"), tag);
     understanding(m, "understanding_und_q2", "und_und_q2_ids.json", "preprocess_img1_300x500", "vision_img1_300x500",
                   "und_und_q2", strict, dir);
     text_only(m);
-    snprintf(dir, sizeof dir, "%s", tu_tmp("golden-dump-gen"));
+    snprintf(dir, sizeof dir, "%s-%s", tu_tmp("golden-dump-gen"), tag);
     generation(m, dir);
     vq_decode(m, "vq_decode_grid_a_forced_tokens", "vq_grid_a_forced_tokens");
     vq_decode(m, "vq_decode_grid_b_blocks", "vq_grid_b_blocks");
     janus_model_free(m);
     jn_json_free(cases);
     remove(gguf);
+    if (!tu_failures) { /* keep the dumps of a failing run for bisecting */
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'-'%s' '%s'-'%s' '%s'-'%s'", tu_tmp("golden-dump-q1"), tag,
+                 tu_tmp("golden-dump-q2"), tag, tu_tmp("golden-dump-gen"), tag);
+        (void)tu_system(cmd);
+    }
     return TU_RESULT();
 }
