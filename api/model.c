@@ -192,6 +192,13 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     if ((st = jn_gen_bind(&m->gen_w, m->store, &m->gen_hp, err))) goto fail;
     if ((st = jn_vision_bind(&m->vis_w, m->store, &m->vis_hp, err))) goto fail;
     if ((st = jn_vq_bind(&m->vq_w, m->store, &m->vq_hp, err))) goto fail;
+    {
+        /* tensors `janus convert --keep-unused` adds; anything else unread means the file and this
+         * version of janus disagree about the model */
+        static const char *const kept_unused[] = {"v.attn_pool.", "vq.encoder.", "vq.quant_conv.",
+                                                  "vq.quantize.codebook_used"};
+        if ((st = jn_wstore_check_unused(m->store, kept_unused, 4, err))) goto fail;
+    }
     if ((st = load_tokenizer(m, err))) goto fail;
     m->be = create_backend(p, err);
     if (!m->be) { st = err ? err->code : JN_ERR_RUNTIME; goto fail; }

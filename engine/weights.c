@@ -115,12 +115,19 @@ jn_weight *jn_wstore_getf(jn_wstore *s, jn_error *err, int n_dims, const int64_t
     return jn_wstore_get(s, name, n_dims, shape, dtype_mask, err);
 }
 
-jn_status jn_wstore_check_unused(const jn_wstore *s, jn_error *err) {
+static int has_prefix(const char *name, const char *const *prefixes, int n) {
+    for (int k = 0; k < n; k++)
+        if (!strncmp(name, prefixes[k], strlen(prefixes[k]))) return 1;
+    return 0;
+}
+
+jn_status jn_wstore_check_unused(const jn_wstore *s, const char *const *allowed_prefixes, int n_allowed,
+                                 jn_error *err) {
     char list[512] = "";
     size_t off = 0;
     int n_unused = 0;
     for (int64_t i = 0; i < s->n; i++) {
-        if (s->used[i]) continue;
+        if (s->used[i] || has_prefix(s->w[i].name, allowed_prefixes, n_allowed)) continue;
         if (n_unused < 4)
             off += (size_t)snprintf(list + off, sizeof list > off ? sizeof list - off : 0, "%s%s",
                                     n_unused ? ", " : "", s->w[i].name);

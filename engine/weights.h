@@ -38,8 +38,11 @@ jn_weight *jn_wstore_getf(jn_wstore *s, jn_error *err, int n_dims, const int64_t
     ;
 /* 1 if a tensor with this name exists (does not mark it used). */
 int jn_wstore_has(const jn_wstore *s, const char *name);
-/* Error listing the first unused tensor names (JN_ERR_FORMAT), or JN_OK. */
-jn_status jn_wstore_check_unused(const jn_wstore *s, jn_error *err);
+/* Error listing the first unused tensor names (JN_ERR_FORMAT), or JN_OK. Tensors whose names
+ * start with one of the n_allowed prefixes (e.g. weights kept for completeness but never read)
+ * are not counted. */
+jn_status jn_wstore_check_unused(const jn_wstore *s, const char *const *allowed_prefixes, int n_allowed,
+                                 jn_error *err);
 
 #define JN_DTYPE_MASK_F32 (1u << JN_F32)
 #define JN_DTYPE_MASK_FLOAT ((1u << JN_F32) | (1u << JN_F16) | (1u << JN_BF16))

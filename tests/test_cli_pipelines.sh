@@ -42,6 +42,11 @@ echo "1 2 3" > "$T/short.txt"
 "$J" decode -m "$M" --tokens "$T/short.txt" -o "$T/short.png" >/dev/null 2>"$T/d2.err"; check "decode wrong count" 3 $?
 grep -q "expected a multiple of 576" "$T/d2.err" || { echo "FAIL decode count message"; fail=1; }
 
+# --- a file converted with --keep-unused (VQ encoder, attn_pool, ...) loads and decodes the same
+"$J" convert "$FX/models/tiny-a" -o "$T/keep.gguf" --type f32 --keep-unused >/dev/null 2>&1; check "convert --keep-unused" 0 $?
+"$J" decode -m "$T/keep.gguf" --tokens "$T/grid_b.txt" -o "$T/grid_b_keep.png" >/dev/null 2>"$T/dk.err"; check "decode with --keep-unused model" 0 $?
+cmp -s "$T/grid_b.png" "$T/grid_b_keep.png" && echo "ok   --keep-unused model gives the same image" || { echo "FAIL --keep-unused image differs"; fail=1; }
+
 # --- ask: greedy answer, deterministic across threads
 "$J" ask -m "$M" -t 1 --image "$FX/golden/tiny-a/images/img2_384x384.png" -n 8 "What is this?" > "$T/a1.txt" 2>/dev/null; check "ask" 0 $?
 "$J" ask -m "$M" -t 2 --image "$FX/golden/tiny-a/images/img2_384x384.png" -n 8 "What is this?" > "$T/a2.txt" 2>/dev/null; check "ask -t 2" 0 $?

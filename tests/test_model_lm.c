@@ -628,7 +628,15 @@ static void test_bind(jn_backend *be) {
     jn_wstore *st = jn_wstore_create(g, &err);
     jn_lm_weights w;
     TU_CHECK(jn_lm_bind(&w, st, &HP, &err) == JN_OK, "bind: %s", err.msg);
-    TU_CHECK(jn_wstore_check_unused(st, &err) == JN_OK, "unused: %s", err.msg);
+    TU_CHECK(jn_wstore_check_unused(st, NULL, 0, &err) == JN_OK, "unused: %s", err.msg);
+    { /* a store nothing was bound from: every tensor is reported, unless allowed by prefix */
+        jn_wstore *st2 = jn_wstore_create(g, &err);
+        TU_CHECK(jn_wstore_check_unused(st2, NULL, 0, &err) == JN_ERR_FORMAT && strstr(err.msg, "not used"),
+                 "unbound store: %s", err.msg);
+        const char *const allowed[] = {"lm"};
+        TU_CHECK(jn_wstore_check_unused(st2, allowed, 1, &err) == JN_OK, "allowed prefixes: %s", err.msg);
+        jn_wstore_free(st2);
+    }
     /* the bound (file) weights give the same hidden states as the in-memory ones */
     if (w.layers) {
         const int E = HP.n_embd, T = 9;
