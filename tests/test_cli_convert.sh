@@ -10,16 +10,7 @@ TMP="${JANUS_TEST_TMP:-/tmp}/cli-convert"
 [ -x "$JANUS_BIN" ] || { echo "FAIL: JANUS_BIN ($JANUS_BIN) is not executable"; exit 1; }
 rm -rf "$TMP" && mkdir -p "$TMP" || exit 1
 M="$FIX/janus-tiny-a/models/tiny-a"
-fails=0
-check() { # check DESCRIPTION WANT_EXIT COMMAND...
-  local what="$1" want="$2"; shift 2
-  "$@" >"$TMP/out.txt" 2>"$TMP/err.txt"; local got=$?
-  if [ "$got" != "$want" ]; then
-    echo "FAIL: $what: exit $got, want $want"; sed 's/^/  stderr: /' "$TMP/err.txt" | head -5; fails=$((fails + 1))
-  else
-    echo "ok: $what (exit $got)"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/util/check.sh"
 contains() { # contains DESCRIPTION FILE TEXT
   if grep -qF -- "$3" "$2"; then echo "ok: $1"; else echo "FAIL: $1: '$3' not in $2"; head -5 "$2"; fails=$((fails + 1)); fi
 }

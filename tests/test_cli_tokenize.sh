@@ -11,16 +11,7 @@ FIX="${JANUS_FIXTURES:-$here/fixtures}"
 TMP="${JANUS_TEST_TMP:-/tmp}/cli-tokenize"
 [ -x "$JANUS_BIN" ] || { echo "FAIL: JANUS_BIN ($JANUS_BIN) is not executable"; exit 1; }
 rm -rf "$TMP" && mkdir -p "$TMP/ds" || exit 1
-fails=0
-check() { # check DESCRIPTION WANT_EXIT COMMAND...
-  local what="$1" want="$2"; shift 2
-  "$@" >"$TMP/out.txt" 2>"$TMP/err.txt"; local got=$?
-  if [ "$got" != "$want" ]; then
-    echo "FAIL: $what: exit $got, want $want"; sed 's/^/  stderr: /' "$TMP/err.txt" | head -5; fails=$((fails + 1))
-  else
-    echo "ok: $what (exit $got)"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/util/check.sh"
 same() { # same DESCRIPTION GOT WANT
   if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', want '$3'"; fails=$((fails + 1)); fi
 }
