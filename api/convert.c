@@ -15,10 +15,10 @@
 #include "janus.h"
 
 #include "engine/base.h"
-#include "engine/ckpt.h"
+#include "engine/io/ckpt.h"
 #include "engine/dtype.h"
-#include "engine/gguf.h"
-#include "engine/json.h"
+#include "engine/io/gguf.h"
+#include "engine/io/json.h"
 
 #include <math.h>
 #include <stdarg.h>

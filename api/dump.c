@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/json.h"
-#include "engine/npy.h"
+#include "engine/io/json.h"
+#include "engine/io/npy.h"
 
 jn_status janus_dump_prepare(const char *dir, jn_error *err) {
     if (!dir) return JN_OK;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/image_io.h"
+#include "engine/io/image_io.h"
 
 /* janus_error mirrors jn_error (asserted in api/model.c). */
 #define IMG_ERR(e) ((jn_error *)(void *)(e))

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "engine/backend.h"
-#include "engine/gguf.h"
+#include "engine/io/gguf.h"
 #include "engine/weights.h"
 #include "decoder/lm.h"
 #include "decoder/tokenizer.h"

@@ -3,7 +3,7 @@
 #define JANUS_API_PROMPT_H
 
 #include "internal.h"
-#include "engine/json.h"
+#include "engine/io/json.h"
 
 typedef struct janus_turn {
     const char *role;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/gguf.h"
-#include "engine/json.h"
+#include "engine/io/gguf.h"
+#include "engine/io/json.h"
 #include "internal.h"
 
 /* Reads a whole file into a malloc'ed buffer. NULL + err when it cannot be read. */

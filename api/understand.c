@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/image_io.h"
-#include "engine/json.h"
+#include "engine/io/image_io.h"
+#include "engine/io/json.h"
 #include "engine/rng.h"
 #include "engine/sample.h"
 #include "vision/preprocess.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "decoder/tokenizer.h"
-#include "engine/json.h"
+#include "engine/io/json.h"
 
 static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");

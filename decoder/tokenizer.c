@@ -7,7 +7,7 @@
  * vocabulary keeps the vocabulary id, a new one gets the next id after the vocabulary), the
  * normalizer / pre-tokenizer / post-processor / decoder descriptions. Anything this port does not
  * implement is refused with a message naming the field, so a file is never silently tokenized
- * differently. The encode pipeline itself is in tokenizer_pretok.c. */
+ * differently. The encode pipeline itself is in tokenizer_encode.c. */
 #define _POSIX_C_SOURCE 200809L
 #include "tokenizer.h"
 
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/json.h"
+#include "engine/io/json.h"
 #include "tokenizer_impl.h"
 
 #define TOK_MAX_IDS ((size_t)1 << 26) /* refuse ids beyond 64M: a hostile file must not allocate GBs */

@@ -1,5 +1,5 @@
 /* decoder/tokenizer_impl.h — private layout of jn_tokenizer, shared by tokenizer.c (loading,
- * decoding, lookups) and tokenizer_pretok.c (the encode pipeline). Not for other components.
+ * decoding, lookups) and tokenizer_encode.c (the encode pipeline). Not for other components.
  *
  * All token strings live in one byte pool owned by the tokenizer (offsets, not pointers, so the
  * pool can grow while loading). Hash tables are open-addressing with linear probing. */
@@ -163,7 +163,7 @@ static inline int jn_pairmap_get(const jn_pairmap *m, int32_t a, int32_t b, uint
     }
 }
 
-/* Regex helpers (tokenizer_pretok.c). */
+/* Regex helpers (tokenizer_encode.c). */
 jn_status jn_tok_regex_compile(const char *pat, size_t len, int literal, OnigRegex *out, const char *field,
                                jn_error *err);
 /* Applies the normalizers to s[0..n); *out is malloc'ed (may be s itself when nothing changed:

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/json.h"
+#include "engine/io/json.h"
 #include "tokenizer_impl.h"
 
 #ifdef JANUS_HAVE_UTF8PROC

@@ -9,7 +9,7 @@
 #define JANUS_ENGINE_WEIGHTS_H
 
 #include "backend.h"
-#include "gguf.h"
+#include "io/gguf.h"
 
 #ifdef __cplusplus
 extern "C" {

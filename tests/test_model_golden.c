@@ -18,8 +18,8 @@
 
 #include "testutil.h"
 #include "api/internal.h"
-#include "engine/json.h"
-#include "engine/npy.h"
+#include "engine/io/json.h"
+#include "engine/io/npy.h"
 
 static const char *G(const char *rel) {
     static char bufs[4][4096];

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "decoder/lm.h"
-#include "engine/gguf.h"
+#include "engine/io/gguf.h"
 #include "testutil.h"
 #include "weightpool.h"
 #include "vq_tokenizer/gen.h"

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "decoder/lm.h"
-#include "engine/gguf.h"
-#include "engine/json.h"
+#include "engine/io/gguf.h"
+#include "engine/io/json.h"
 #include "engine/weights.h"
 #include "testutil.h"
 #include "vq_tokenizer/gen.h"

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/image_io.h"
-#include "engine/json.h"
+#include "engine/io/image_io.h"
+#include "engine/io/json.h"
 #include "testutil.h"
 #include "vision/preprocess.h"
 

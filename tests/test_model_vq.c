@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "engine/backend.h"
-#include "engine/ckpt.h"
-#include "engine/gguf.h"
-#include "engine/json.h"
+#include "engine/io/ckpt.h"
+#include "engine/io/gguf.h"
+#include "engine/io/json.h"
 #include "engine/weights.h"
 #include "testutil.h"
 #include "weightpool.h"

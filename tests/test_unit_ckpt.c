@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "api/janus.h"
-#include "engine/ckpt.h"
+#include "engine/io/ckpt.h"
 #include "engine/dtype.h"
-#include "engine/gguf.h"
-#include "engine/json.h"
+#include "engine/io/gguf.h"
+#include "engine/io/json.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ small file helpers */

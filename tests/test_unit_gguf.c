@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/gguf.h"
+#include "engine/io/gguf.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------------ byte builder */

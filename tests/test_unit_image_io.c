@@ -19,7 +19,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/log.h>
 
-#include "engine/image_io.h"
+#include "engine/io/image_io.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------- helpers */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "engine/base.h"
-#include "engine/json.h"
+#include "engine/io/json.h"
 #include "testutil.h"
 
 static jn_json *parse_str(const char *s, jn_error *err) { return jn_json_parse(s, strlen(s), err); }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/npy.h"
+#include "engine/io/npy.h"
 #include "testutil.h"
 
 static int write_raw(const char *path, const void *p, size_t n) {

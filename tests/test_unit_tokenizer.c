@@ -16,7 +16,7 @@
 
 #include "decoder/tokenizer.h"
 #include "decoder/tokenizer_impl.h"
-#include "engine/json.h"
+#include "engine/io/json.h"
 #include "testutil.h"
 
 static char *read_gz(const char *path, size_t *len) {

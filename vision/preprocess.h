@@ -10,7 +10,7 @@
 #define JANUS_VISION_PREPROCESS_H
 
 #include "engine/base.h"
-#include "engine/image_io.h"
+#include "engine/io/image_io.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -16,7 +16,7 @@
 #define JANUS_VISION_SIGLIP_H
 
 #include "engine/backend.h"
-#include "engine/gguf.h"
+#include "engine/io/gguf.h"
 #include "engine/weights.h"
 
 #ifdef __cplusplus

@@ -18,7 +18,7 @@
 #define JANUS_VQ_TOKENIZER_VQ_DECODER_H
 
 #include "engine/backend.h"
-#include "engine/gguf.h"
+#include "engine/io/gguf.h"
 #include "engine/weights.h"
 
 #ifdef __cplusplus

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/ckpt.h"
+#include "engine/io/ckpt.h"
 
 int tu_write_gguf_from_ckpt(const char *model_dir, const char *path, tu_name_map_fn map, tu_kv_fn kv) {
     jn_error err = {0};

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "engine/gguf.h"
+#include "engine/io/gguf.h"
 
 /* Maps an official tensor name to its GGUF name in buf, or returns NULL to skip the tensor. */
 typedef const char *(*tu_name_map_fn)(const char *official, char *buf, size_t buf_size);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "engine/npy.h"
+#include "engine/io/npy.h"
 
 int tu_failures = 0;
 

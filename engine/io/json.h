@@ -7,7 +7,7 @@
 #ifndef JANUS_ENGINE_JSON_H
 #define JANUS_ENGINE_JSON_H
 
-#include "base.h"
+#include "engine/base.h"
 
 #ifdef __cplusplus
 extern "C" {

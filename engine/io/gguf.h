@@ -12,8 +12,8 @@
 #ifndef JANUS_ENGINE_GGUF_H
 #define JANUS_ENGINE_GGUF_H
 
-#include "base.h"
-#include "dtype.h"
+#include "engine/base.h"
+#include "engine/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {

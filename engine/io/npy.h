@@ -3,7 +3,7 @@
 #ifndef JANUS_ENGINE_NPY_H
 #define JANUS_ENGINE_NPY_H
 
-#include "base.h"
+#include "engine/base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -18,8 +18,8 @@
 #ifndef JANUS_ENGINE_CKPT_H
 #define JANUS_ENGINE_CKPT_H
 
-#include "base.h"
-#include "dtype.h"
+#include "engine/base.h"
+#include "engine/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {

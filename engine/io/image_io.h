@@ -42,7 +42,7 @@
 #ifndef JANUS_ENGINE_IMAGE_IO_H
 #define JANUS_ENGINE_IMAGE_IO_H
 
-#include "base.h"
+#include "engine/base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,4 +1,4 @@
-/* decoder/tokenizer_pretok.c — the encode pipeline of jn_tokenizer: added-token extraction,
+/* decoder/tokenizer_encode.c — the encode pipeline of jn_tokenizer: added-token extraction,
  * normalizers, pre-tokenizer splits, byte-level BPE.
  *
  * Order and semantics follow the Rust `tokenizers` library step by step:
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/json.h"
+#include "engine/io/json.h"
 #include "tokenizer_impl.h"
 
 #define BPE_SMALL 48 /* words up to this many symbols use the linear-scan merger */
