@@ -222,7 +222,7 @@ void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k
     attn_ctx t = {c, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal, seq_stride, scale,
                   (n_q + QB - 1) / QB};
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
-    jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0);
+    if (!jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
     if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {
         attn_task(&t, 0, 1);

@@ -125,7 +125,7 @@ void jn_cpu_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w,
     size_t per_thread = (size_t)tp * (size_t)t.K * sizeof(float) + 64;
     if (quant) per_thread += (size_t)tp * (size_t)(t.K / 32) * sizeof(jn_q8x);
     size_t shared = (!quant && t.wt != JN_F32) ? (size_t)t.Cout * (size_t)t.K * sizeof(float) : 0;
-    jn_cpu_reserve(c, per_thread, shared);
+    if (!jn_cpu_reserve(c, per_thread, shared)) return;
 
     if (quant) {
         t.wq = (const uint8_t *)w->data;
