@@ -4,7 +4,8 @@
  * over the pool. Per task: S[qb, n_kv] = Q·Kᵀ with the matmul micro-kernel (K rows act as the
  * weight rows, so no transpose), scale, causal mask, f32 softmax with max subtraction (vector
  * exp), then O[qb, d] = P·V as an outer-product FMA sweep over keys (4 query rows × 16 columns
- * register tile, V streamed once per tile), divided by the row sum. Masked keys get P = 0, so a
+ * register tile, V streamed once per tile), divided by the row sum; a single query (decode) streams
+ * V once with its whole output row in registers (pv1_*). Masked keys get P = 0, so a
  * query's bits do not depend on the other queries in its block, on n_q or on the thread count.
  * With more than a few queries the head's K and V slices are first packed contiguously into
  * scratch: rows ldkv floats apart (4 KB for 16×64) alias in L1 and would be re-read from L2.
@@ -88,6 +89,50 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
                 o[(size_t)(i0 + i) * ldo + c] = acc / sum[i0 + i];
             }
     }
+}
+
+/* One query row (decode): o[c] = Σ_j p[j]·v[j*ldv + c] / sum, V streamed once, row by row, with
+ * the output in registers (64 columns per pass on AVX2, 128 on AVX-512). Each column is the same
+ * fma sequence over j as in pv_avx2, so a decode row has its prefill row's bits on either ISA. */
+JN_AVX2_FN static void pv1_avx2(float *o, const float *p, const float *v, size_t ldv, int nk, int d, float sum) {
+    int c = 0;
+    for (; c + 64 <= d; c += 64) {
+        __m256 a[8];
+        for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
+        for (int j = 0; j < nk; j++) {
+            const float *vr = v + (size_t)j * ldv + c;
+            __m256 b = _mm256_broadcast_ss(p + j);
+            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 8 * i), a[i]);
+        }
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + c + 8 * i, _mm256_div_ps(a[i], _mm256_set1_ps(sum)));
+    }
+    for (; c + 8 <= d; c += 8) {
+        __m256 a = _mm256_setzero_ps();
+        for (int j = 0; j < nk; j++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + (size_t)j * ldv + c), a);
+        _mm256_storeu_ps(o + c, _mm256_div_ps(a, _mm256_set1_ps(sum)));
+    }
+    for (; c < d; c++) {
+        float acc = 0.0f;
+        for (int j = 0; j < nk; j++) acc = fmaf(p[j], v[(size_t)j * ldv + c], acc);
+        o[c] = acc / sum;
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void pv1_avx512(float *o, const float *p, const float *v,
+                                                                    size_t ldv, int nk, int d, float sum) {
+    int c = 0;
+    for (; c + 128 <= d; c += 128) {
+        __m512 a[8];
+        for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
+        for (int j = 0; j < nk; j++) {
+            const float *vr = v + (size_t)j * ldv + c;
+            if ((j & 3) == 0) _mm_prefetch((const char *)(vr + 8 * ldv), _MM_HINT_T0);
+            __m512 b = _mm512_set1_ps(p[j]);
+            for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 16 * i), a[i]);
+        }
+        for (int i = 0; i < 8; i++) _mm512_storeu_ps(o + c + 16 * i, _mm512_div_ps(a[i], _mm512_set1_ps(sum)));
+    }
+    if (c < d) pv1_avx2(o + c, p, v + c, ldv, nk, d - c, sum);
 }
 #endif
 
@@ -205,6 +250,14 @@ static void attn_task(void *arg, int ith, int nth) {
             sums[i] = softmax_row_scalar(row, vis, nk, t->scale);
         }
 #ifdef JN_X86
+        if (t->c->isa == JN_ISA_AVX512 && nq == 1) {
+            pv1_avx512(op, S, vp, ldkv, nk, d, sums[0]);
+            continue;
+        }
+        if (t->c->avx2 && nq == 1) {
+            pv1_avx2(op, S, vp, ldkv, nk, d, sums[0]);
+            continue;
+        }
         if (t->c->avx2) {
             pv_avx2(op, t->ldo, S, nk, vp, ldkv, nq, nk, d, sums);
             continue;
