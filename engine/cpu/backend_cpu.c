@@ -12,6 +12,7 @@
  * Scratch is grown on demand by jn_cpu_reserve before a pool run and freed in destroy: no
  * allocation per op call in steady state. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "cpu_internal.h"
 
 #include <math.h>
@@ -21,6 +22,8 @@
 #include <cpuid.h>
 #endif
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- memory and scratch */
 
@@ -88,8 +91,40 @@ static void cpu_memset0(jn_backend *be, void *dst, size_t nbytes) {
     (void)be;
     if (nbytes) memset(dst, 0, nbytes);
 }
-/* AVX-512 instances pack 2-D q4_0/q8_0 weights (cpu_internal.h, jn_cpu_packed) into w->dev;
- * everything else uses the host bytes in place. */
+static void run(jn_cpu *c, jn_task_fn fn, void *ctx, double work);
+
+typedef struct pack_ctx {
+    const jn_weight *w;
+    void *dst;
+    int n_groups;
+} pack_ctx;
+
+static void pack_task(void *arg, int ith, int nth) {
+    pack_ctx *t = (pack_ctx *)arg;
+    long b, e;
+    jn_split_range(t->n_groups, ith, nth, &b, &e);
+    if (e > b) jn_cpu_pack_groups(t->w, t->dst, (int)b, (int)e);
+}
+
+/* Pages wholly inside [p, p + n) are handed back to the kernel without losing their contents
+ * (MADV_PAGEOUT: clean file pages of the mmapped model are dropped and re-read if ever touched;
+ * anonymous memory is kept or swapped): after packing, the plain copy would otherwise stay
+ * resident next to the packed one. */
+static void page_out(const void *p, size_t n) {
+#ifdef MADV_PAGEOUT
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_PAGEOUT);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/* AVX-512 instances pack 2-D q4_0/q8_0 weights (cpu_internal.h, jn_cpu_packed) into w->dev,
+ * using the pool; everything else uses the host bytes in place. */
 static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) {
     jn_cpu *c = (jn_cpu *)be->impl;
     w->dev = (void *)w->data;
@@ -101,7 +136,10 @@ static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) 
         if (!p)
             return jn_fail(err, JN_ERR_NOMEM, "cpu backend: out of memory packing weight %s (%zu bytes)",
                            w->name ? w->name : "?", nbytes);
-        jn_cpu_pack_weight(w, p);
+        jn_cpu_pack_header(w, p);
+        pack_ctx t = {w, p, ((const jn_cpu_packed *)p)->n_groups};
+        run(c, pack_task, &t, (double)w->nbytes);
+        page_out(w->data, w->nbytes);
         w->dev = p;
     }
     return JN_OK;

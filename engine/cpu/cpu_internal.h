@@ -83,9 +83,10 @@ int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes);
 /* ---- packed quantized weights (matmul_avx512.c) ---- */
 /* bytes of the packed copy of an [N, K] q4_0/q8_0 weight, header included */
 size_t jn_cpu_packed_bytes(jn_dtype t, int64_t N, int64_t K);
-/* writes the packed copy of w (plain layout in w->data) into dst (jn_cpu_packed_bytes bytes,
- * 64-byte aligned) */
-void jn_cpu_pack_weight(const jn_weight *w, void *dst);
+/* The packed copy of w (plain layout in w->data) in dst (jn_cpu_packed_bytes bytes, 64-byte
+ * aligned): the header first, then groups [g0, g1) (any split, e.g. over threads). */
+void jn_cpu_pack_header(const jn_weight *w, void *dst);
+void jn_cpu_pack_groups(const jn_weight *w, void *dst, int g0, int g1);
 /* plain q4_0/q8_0 block of row n, block b of a packed weight (for get_rows and the non-AVX-512
  * paths): writes sizeof(jn_block_q*_0) bytes to out */
 void jn_cpu_packed_block(const jn_cpu_packed *p, int n, int b, uint8_t *out);

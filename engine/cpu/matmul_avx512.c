@@ -10,8 +10,9 @@
  *    the 16 rows: no shuffles, no horizontal sums, 16 outputs per vector.
  *  - Activations are quantized once per matmul (same rounding as the scalar path: q =
  *    nearbyint(x·127/amax), d = amax/127) into a compact per-row layout [qs: nb·32 int8 | d: nb
- *    f32 | corr: nb int32], inside the same pool run as the product (threads quantize their
- *    share of rows, meet at a barrier, then multiply): one dispatch per matmul.
+ *    f32 | corr: nb int32], inside the same pool run as the product: one dispatch per matmul.
+ *    Up to 16 rows every thread quantizes all of them into its own scratch (no barrier); more
+ *    rows are split over the threads, which then meet at a barrier.
  *  - vpdpbusd multiplies unsigned by signed bytes: q4_0 nibbles are used as stored (q + 8) and
  *    q8_0 quants are stored XOR 0x80 (q + 128); corr = −8·Σq_x or −128·Σq_x starts the int32 sum,
  *    which is then exactly Σ q_w·q_x. Per block the f32 contribution is (float)s · (d_w · d_x),
@@ -42,12 +43,9 @@ size_t jn_cpu_packed_bytes(jn_dtype t, int64_t N, int64_t K) {
     return sizeof(jn_cpu_packed) + (size_t)groups * (size_t)nb * gb;
 }
 
-void jn_cpu_pack_weight(const jn_weight *w, void *dst) {
+void jn_cpu_pack_header(const jn_weight *w, void *dst) {
     const jn_dtype t = w->type;
     const int64_t N = jn_weight_rows(w), K = jn_weight_cols(w);
-    const int nb = (int)(K / 32), qb = qk_bytes(t);
-    const size_t bb = t == JN_Q4_0 ? sizeof(jn_block_q4_0) : sizeof(jn_block_q8_0);
-    const size_t row_bytes = (size_t)nb * bb;
     jn_cpu_packed *h = (jn_cpu_packed *)dst;
     memset(h, 0, sizeof *h);
     h->magic = JN_PACK_MAGIC;
@@ -55,26 +53,34 @@ void jn_cpu_pack_weight(const jn_weight *w, void *dst) {
     h->N = (int32_t)N;
     h->K = (int32_t)K;
     h->n_groups = (int32_t)((N + JN_PACK_ROWS - 1) / JN_PACK_ROWS);
-    h->nb = nb;
-    h->group_bytes = JN_PACK_ROWS * (2 + qb);
+    h->nb = (int32_t)(K / 32);
+    h->group_bytes = JN_PACK_ROWS * (2 + qk_bytes(t));
+}
+
+void jn_cpu_pack_groups(const jn_weight *w, void *dst, int g0, int g1) {
+    const jn_cpu_packed *h = (const jn_cpu_packed *)dst;
+    const jn_dtype t = w->type;
+    const int nb = h->nb, qb = qk_bytes(t), N = h->N;
+    const size_t bb = t == JN_Q4_0 ? sizeof(jn_block_q4_0) : sizeof(jn_block_q8_0);
+    const size_t row_bytes = (size_t)nb * bb;
+    const uint8_t flip = t == JN_Q4_0 ? 0 : 0x80;
     uint8_t *out = (uint8_t *)dst + sizeof *h;
     const uint8_t *src = (const uint8_t *)w->data;
-    for (int g = 0; g < h->n_groups; g++)
-        for (int b = 0; b < nb; b++) {
-            uint8_t *o = out + ((size_t)g * nb + b) * (size_t)h->group_bytes;
-            uint8_t *quants = o + 2 * JN_PACK_ROWS;
-            for (int r = 0; r < JN_PACK_ROWS; r++) {
-                int64_t n = (int64_t)g * JN_PACK_ROWS + r;
+    for (int g = g0; g < g1; g++)
+        for (int r = 0; r < JN_PACK_ROWS; r++) {
+            int64_t n = (int64_t)g * JN_PACK_ROWS + r;
+            for (int b = 0; b < nb; b++) {
+                uint8_t *o = out + ((size_t)g * nb + b) * (size_t)h->group_bytes;
+                uint8_t *quants = o + 2 * JN_PACK_ROWS;
                 uint8_t blk[sizeof(jn_block_q8_0)];
                 if (n < N) memcpy(blk, src + (size_t)n * row_bytes + (size_t)b * bb, bb);
                 else memset(blk, t == JN_Q4_0 ? 0x88 : 0, bb); /* zero values, scale 0 */
                 memcpy(o + 2 * r, blk, 2);
                 /* chunk c, lane r: quant bytes 4c..4c+3 of this row */
-                for (int c = 0; c < qb / 4; c++)
-                    for (int i = 0; i < 4; i++) {
-                        uint8_t q = blk[2 + 4 * c + i];
-                        quants[(size_t)c * 4 * JN_PACK_ROWS + 4 * r + i] = t == JN_Q4_0 ? q : (uint8_t)(q ^ 0x80);
-                    }
+                for (int c = 0; c < qb / 4; c++) {
+                    uint8_t *q = quants + (size_t)c * 4 * JN_PACK_ROWS + 4 * r;
+                    for (int i = 0; i < 4; i++) q[i] = (uint8_t)(blk[2 + 4 * c + i] ^ flip);
+                }
             }
         }
 }
@@ -224,6 +230,7 @@ typedef struct mmp_ctx {
     const float *bias;
     int M;
     uint8_t *xq;
+    int private_xq; /* each thread quantizes all rows into its own scratch (small M) */
     int gchunk, mb, n_mblk;
     long n_tasks;
     atomic_long next;
@@ -231,17 +238,26 @@ typedef struct mmp_ctx {
 
 static void mmp_task(void *arg, int ith, int nth) {
     mmp_ctx *t = (mmp_ctx *)arg;
-    long b, e;
-    jn_split_range(t->M, ith, nth, &b, &e);
-    if (e > b) quantize_rows_512(t->x, t->p->K, (int)b, (int)e, t->xq, t->p->type == JN_Q4_0);
-    jn_pool_barrier(t->c->pool, nth);
+    const int q4 = t->p->type == JN_Q4_0;
+    const uint8_t *xq = t->xq;
+    if (t->private_xq) {
+        /* few rows: every thread quantizes all of x into its own scratch (cheaper than a barrier,
+         * and a descheduled peer cannot hold the others up) */
+        quantize_rows_512(t->x, t->p->K, 0, t->M, (uint8_t *)t->c->tscratch[ith], q4);
+        xq = (const uint8_t *)t->c->tscratch[ith];
+    } else {
+        long b, e;
+        jn_split_range(t->M, ith, nth, &b, &e);
+        if (e > b) quantize_rows_512(t->x, t->p->K, (int)b, (int)e, t->xq, q4);
+        jn_pool_barrier(t->c->pool, nth);
+    }
     for (;;) {
         long task = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
         if (task >= t->n_tasks) break;
         int gc = (int)(task / t->n_mblk), mbi = (int)(task % t->n_mblk);
         int g0 = gc * t->gchunk, g1 = g0 + t->gchunk < t->p->n_groups ? g0 + t->gchunk : t->p->n_groups;
         int m0 = mbi * t->mb, m1 = m0 + t->mb < t->M ? m0 + t->mb : t->M;
-        mm_packed_tile(t->p, t->xq, t->y, t->p->N, t->bias, g0, g1, m0, m1);
+        mm_packed_tile(t->p, xq, t->y, t->p->N, t->bias, g0, g1, m0, m1);
     }
 }
 
@@ -255,7 +271,9 @@ void jn_cpu_matmul_packed(jn_cpu *c, float *y, const float *x, const jn_cpu_pack
     t.bias = bias;
     t.M = M;
     const int nth = c->nth;
-    if (!jn_cpu_reserve(c, 0, (size_t)M * xq_stride(p->nb))) return;
+    const size_t xq_bytes = (size_t)M * xq_stride(p->nb);
+    t.private_xq = M <= 16;
+    if (!jn_cpu_reserve(c, t.private_xq ? xq_bytes : 0, t.private_xq ? 0 : xq_bytes)) return;
     t.xq = (uint8_t *)c->shared;
     t.mb = M <= 64 ? M : 64;
     t.n_mblk = (M + t.mb - 1) / t.mb;
