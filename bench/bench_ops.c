@@ -2,7 +2,8 @@
  *
  * usage: bench_ops [--threads N] [--reps R] [--what LIST]
  *   LIST (comma): machine (read bandwidth and f32 FMA peak), matmul (the Janus-Pro-1B LLM layer
- *   shapes at q4_0/q8_0 for M = 1, 2, 8, 32), attention (one decode query over 600 keys).
+ *   shapes at q4_0/q8_0 for M = 1, 2, 8, 32), gemm (a SigLIP MLP matmul, f32 and bf16 weights),
+ *   attention (one decode query over 600 keys).
  * Kernels run on every ISA path this CPU has (JANUS_CPU_ISA=avx512, avx2, scalar for matmul M=1
  * only); weights are random bytes with small scales, 24 layers' worth so they stream from DRAM
  * as in a decode step. Times are the minimum over R repetitions (the machine is shared; the
@@ -237,6 +238,68 @@ static void bench_matmul(int threads, int reps) {
     }
 }
 
+/* ---------------------------------------------------------------- float GEMM (SigLIP shapes) */
+
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* SigLIP-L MLP fc1: x[576, 1024] · W[4096, 1024]ᵀ with bf16 weights; GFLOP/s by wall and by
+ * process CPU time (the latter is less disturbed by other load on a shared machine) */
+static void bench_gemm(int threads, int reps) {
+    static const char *isas[3] = {"avx512", "avx2", "scalar"};
+    const int M = 576, K = 1024, N = 4096;
+    float *wv = (float *)malloc((size_t)N * K * sizeof(float));
+    for (size_t i = 0; i < (size_t)N * K; i++) wv[i] = (float)((double)(rnd() >> 11) / 9007199254740992.0 - 0.5);
+    printf("| f32 GEMM 576×1024 · (4096×1024)ᵀ, GFLOP/s wall (by CPU time) | bf16 W | f32 W |\n|---|---|---|\n");
+    for (int ii = 0; ii < 2; ii++) {
+        jn_backend *be = make_cpu(isas[ii], threads);
+        if (!be) continue;
+        printf("| %s |", isas[ii]);
+        for (int ti = 0; ti < 2; ti++) {
+            jn_dtype t = ti == 0 ? JN_BF16 : JN_F32;
+            jn_weight w;
+            memset(&w, 0, sizeof w);
+            w.name = "gemm";
+            w.type = t;
+            w.n_dims = 2;
+            w.shape[0] = N;
+            w.shape[1] = K;
+            w.shape[2] = w.shape[3] = 1;
+            w.nbytes = jn_row_bytes(t, K) * (size_t)N;
+            void *bytes = malloc(w.nbytes);
+            jn_from_f32_ref(t, wv, bytes, (int64_t)N * K);
+            w.data = bytes;
+            jn_error err;
+            be->weight_upload(be, &w, &err);
+            float *x = (float *)be->alloc(be, (size_t)M * K * sizeof(float));
+            float *y = (float *)be->alloc(be, (size_t)M * N * sizeof(float));
+            memcpy(x, wv, (size_t)M * K * sizeof(float));
+            double best = 1e30, best_cpu = 1e30;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now_s(), c0 = cpu_s();
+                be->matmul(be, y, x, &w, NULL, M);
+                double dt = now_s() - t0, dc = (cpu_s() - c0) / threads;
+                if (dt < best) best = dt;
+                if (dc < best_cpu) best_cpu = dc;
+            }
+            double fl = 2.0 * M * N * K;
+            printf(" %.0f (%.0f) |", fl / best / 1e9, fl / best_cpu / 1e9);
+            fflush(stdout);
+            be->weight_release(be, &w);
+            be->free(be, x);
+            be->free(be, y);
+            free(bytes);
+        }
+        printf("\n");
+        be->destroy(be);
+    }
+    free(wv);
+    printf("\n");
+}
+
 /* ---------------------------------------------------------------- attention */
 
 static void bench_attention(int threads, int reps) {
@@ -279,13 +342,13 @@ static void bench_attention(int threads, int reps) {
 
 int main(int argc, char **argv) {
     int threads = 2, reps = 3;
-    const char *what = "machine,matmul,attention";
+    const char *what = "machine,matmul,gemm,attention";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--what") && i + 1 < argc) what = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_ops [--threads N] [--reps R] [--what machine,matmul,attention]\n");
+            fprintf(stderr, "usage: bench_ops [--threads N] [--reps R] [--what machine,matmul,gemm,attention]\n");
             return 2;
         }
     }
@@ -307,6 +370,7 @@ int main(int argc, char **argv) {
         bench_matmul(threads, reps);
         printf("\n");
     }
+    if (strstr(what, "gemm")) bench_gemm(threads, reps);
     if (strstr(what, "attention")) bench_attention(threads, reps);
     return 0;
 }

@@ -19,6 +19,10 @@
  *  - The task grid (W-chunk × x-row-block) is fixed by the shapes; threads take tasks from an
  *    atomic counter (an early finisher takes more instead of spinning), x is quantized inside
  *    the same pool run (one dispatch per matmul).
+ *  - Float weights use these 256-bit tiles on AVX-512 instances too: 512-bit versions of the
+ *    same dot-product tiles measured slower (bench_ops --what gemm, by CPU time: 126-152 vs
+ *    158-164 GFLOP/s on a 2-core Xeon); a 512-bit float path needs a broadcast GEMM over packed
+ *    weight panels instead.
  *  - Packed q4_0/q8_0 weights (made by AVX-512 instances) go to matmul_avx512.c; a non-AVX-512
  *    instance handed one unpacks each chunk into scratch and runs the kernels below. */
 #include "cpu_internal.h"
@@ -294,103 +298,6 @@ JN_AVX2_FN static void rows_to_f32_avx2(jn_dtype t, const void *src, size_t row_
     }
 }
 
-/* ================================================================ AVX-512 float kernels */
-/* The same dot-product tiles with 16-lane accumulators (4 x rows × 4 W rows) and one fixed
- * horizontal sum (upper 256 bits onto the lower, then jn_hsum8): twice the FMA width of AVX2.
- * Used for every M on an AVX-512 instance (decode, prefill, conv tiles, attention scores), so
- * a row's bits do not depend on M there either. */
-#define JN_AVX512F_TARGET "avx512f,avx512bw,avx512vl,avx2,fma,f16c"
-#define JN_AVX512F_INLINE __attribute__((target(JN_AVX512F_TARGET), always_inline)) static inline
-#define MR5 4
-#define NR5 4
-
-/* 16 weights at w[k..) as f32, the first `n` of them (others 0); wt: 0 f32, 1 f16, 2 bf16 */
-JN_AVX512F_INLINE __m512 wload16(const int wt, const void *w, size_t k, __mmask16 m) {
-    if (wt == 0) return _mm512_maskz_loadu_ps(m, (const float *)w + k);
-    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + k);
-    if (wt == 1) return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-JN_AVX512F_INLINE float hsum16(__m512 v) {
-    __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    return jn_hsum8(_mm256_add_ps(lo, hi));
-}
-
-JN_AVX512F_INLINE void mk_f32_512(const int mr, const int nr, const int wt, const int pf, const float *x, size_t ldx,
-                                  const void *w, size_t ldw, int K, float *y, size_t ldy, const float *bias) {
-    const size_t esz = wt == 0 ? 4 : 2;
-    const uint8_t *wb = (const uint8_t *)w;
-    __m512 acc[MR5][NR5];
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int k = 0; k < K; k += 16) {
-        const __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u);
-        __m512 wv[NR5];
-        for (int j = 0; j < nr; j++) wv[j] = wload16(wt, wb + (size_t)j * ldw * esz, (size_t)k, m);
-        if (pf)
-            for (int j = 0; j < nr; j++) _mm_prefetch((const char *)(wb + ((size_t)(j + nr) * ldw + k) * esz), _MM_HINT_T0);
-        for (int i = 0; i < mr; i++) {
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + (size_t)i * ldx + k);
-            for (int j = 0; j < nr; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
-        }
-    }
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            float s = hsum16(acc[i][j]);
-            y[(size_t)i * ldy + j] = bias ? s + bias[j] : s;
-        }
-}
-
-JN_AVX512F_INLINE void mm_w_512(const int wt, float *y, size_t ldy, const float *x, size_t ldx, int M, const void *w,
-                                size_t ldw, int N, int K, const float *bias) {
-    const size_t esz = wt == 0 ? 4 : 2;
-    const int pf = M <= 8;
-    int nbk = (int)((128u * 1024u) / ((size_t)K * 4u + 1u));
-    nbk = nbk < NR5 ? NR5 : (nbk / NR5) * NR5;
-    for (int n0 = 0; n0 < N; n0 += nbk) {
-        int n1 = imin(N, n0 + nbk);
-        for (int m = 0; m < M; m += MR5) {
-            int mr = imin(MR5, M - m);
-            for (int n = n0; n < n1; n += NR5) {
-                int nr = imin(NR5, n1 - n);
-                const float *xp = x + (size_t)m * ldx;
-                const void *wp = (const uint8_t *)w + (size_t)n * ldw * esz;
-                float *yp = y + (size_t)m * ldy + n;
-                const float *bp = bias ? bias + n : NULL;
-#define JN_MK(a, b) \
-    case (a) * 8 + (b):                                                             \
-        if (pf) mk_f32_512(a, b, wt, 1, xp, ldx, wp, ldw, K, yp, ldy, bp);          \
-        else mk_f32_512(a, b, wt, 0, xp, ldx, wp, ldw, K, yp, ldy, bp);             \
-        break
-#define JN_MK_ROW(a) JN_MK(a, 1); JN_MK(a, 2); JN_MK(a, 3); JN_MK(a, 4)
-                switch (mr * 8 + nr) {
-                    JN_MK_ROW(1); JN_MK_ROW(2); JN_MK_ROW(3); JN_MK_ROW(4);
-                    default: break;
-                }
-#undef JN_MK_ROW
-#undef JN_MK
-            }
-        }
-    }
-}
-
-__attribute__((target(JN_AVX512F_TARGET))) static void mm_f32_512(float *y, size_t ldy, const float *x, size_t ldx,
-                                                                   int M, const float *w, size_t ldw, int N, int K,
-                                                                   const float *bias) {
-    mm_w_512(0, y, ldy, x, ldx, M, w, ldw, N, K, bias);
-}
-__attribute__((target(JN_AVX512F_TARGET))) static void mm_f16_512(float *y, size_t ldy, const float *x, size_t ldx,
-                                                                   int M, const void *w, size_t ldw, int N, int K,
-                                                                   const float *bias) {
-    mm_w_512(1, y, ldy, x, ldx, M, w, ldw, N, K, bias);
-}
-__attribute__((target(JN_AVX512F_TARGET))) static void mm_bf16_512(float *y, size_t ldy, const float *x, size_t ldx,
-                                                                    int M, const void *w, size_t ldw, int N, int K,
-                                                                    const float *bias) {
-    mm_w_512(2, y, ldy, x, ldx, M, w, ldw, N, K, bias);
-}
 #endif /* JN_X86 */
 
 /* ================================================================ dispatch */
@@ -398,10 +305,6 @@ __attribute__((target(JN_AVX512F_TARGET))) static void mm_bf16_512(float *y, siz
 void jn_cpu_mm_f32(const jn_cpu *c, float *y, size_t ldy, const float *x, size_t ldx, int M, const float *w,
                    size_t ldw, int N, int K, const float *bias) {
 #ifdef JN_X86
-    if (c->isa == JN_ISA_AVX512) {
-        mm_f32_512(y, ldy, x, ldx, M, w, ldw, N, K, bias);
-        return;
-    }
     if (c->avx2) {
         mm_f32_avx2(y, ldy, x, ldx, M, w, ldw, N, K, bias);
         return;
@@ -514,11 +417,6 @@ static void mm_task(void *arg, int ith, int nth) {
             const float *wf;
 #ifdef JN_X86
             /* small M: convert f16/bf16 in registers while streaming W once (same bits as below) */
-            if (t->c->isa == JN_ISA_AVX512 && mm <= 8 && t->wt != JN_F32) {
-                if (t->wt == JN_F16) mm_f16_512(yp, (size_t)t->N, t->x + (size_t)m0 * K, K, mm, wrow, K, nn, (int)K, bp);
-                else mm_bf16_512(yp, (size_t)t->N, t->x + (size_t)m0 * K, K, mm, wrow, K, nn, (int)K, bp);
-                continue;
-            }
             if (t->c->avx2 && mm <= 8 && t->wt != JN_F32) {
                 if (t->wt == JN_F16) mm_f16_avx2(yp, (size_t)t->N, t->x + (size_t)m0 * K, K, mm, wrow, K, nn, (int)K, bp);
                 else mm_bf16_avx2(yp, (size_t)t->N, t->x + (size_t)m0 * K, K, mm, wrow, K, nn, (int)K, bp);
