@@ -152,6 +152,8 @@ typedef struct janus_ask_params {
     uint64_t seed;
     const char *dump_dir;       /* write intermediates (.npy/.json) here, NULL = no */
     janus_token_fn on_token; void *on_token_user; /* streamed UTF-8 pieces (never split a character) */
+    const janus_image *rgb_images; int n_rgb_images; /* decoded images (uploads, video frames), placed
+                                   after the files of `images` in placeholder order */
 } janus_ask_params;
 
 janus_ask_params janus_ask_default_params(void);
@@ -203,6 +205,7 @@ int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, jan
  *   janus_session_free(s);
  */
 typedef struct janus_session janus_session;
+enum { JANUS_GEN_RUNNING = 0, JANUS_GEN_DONE = 1, JANUS_GEN_CANCELLED = 2 }; /* request states */
 
 typedef struct janus_session_params {
     const char *backend;  /* NULL: the model's backend ("cpu", "cuda", "ref") */
@@ -252,6 +255,35 @@ int janus_chat_ask(janus_session *s, const janus_ask_params *p, char **answer, c
 int janus_chat_n_turns(const janus_session *s);
 const janus_turn_text *janus_chat_turn(const janus_session *s, int i);
 
+/* ---- understanding: independent questions side by side (captioning, a server) ----
+ * Up to max_seqs sequences decode together, one batched forward per step; a finished sequence's
+ * slot is free at once for the next question (continuous batching). Each answer is exactly what
+ * janus_ask gives for the same parameters, whatever else runs in the batch. */
+typedef struct janus_ask_batch janus_ask_batch;
+/* max_ctx: positions per sequence (prompt + answer); <= 0: one image + 256 tokens + max_tokens of
+ * the first request. */
+janus_ask_batch *janus_ask_batch_create(janus_session *s, int max_seqs, int max_ctx, janus_error *err);
+void janus_ask_batch_free(janus_ask_batch *b);
+/* Adds n questions (history allowed; dump_dir ignored). Every image of the n is encoded in one
+ * SigLIP call, then each prompt is prefilled. ids[i] receives request i's id (>= 0) or its negative
+ * status when it alone failed (unreadable image, prompt too long: errs[i], if errs is given, says
+ * why). Returns the number added, or a negative status when nothing could run (no free sequence
+ * for all n: add fewer; a backend failure). */
+int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, int *ids, janus_error *errs,
+                        janus_error *err);
+/* One decode step for every running question; returns how many still run, or a negative status. */
+int janus_ask_batch_step(janus_ask_batch *b, janus_error *err);
+int janus_ask_batch_free_seqs(const janus_ask_batch *b);
+int janus_ask_batch_n_live(const janus_ask_batch *b);
+/* JANUS_GEN_RUNNING / JANUS_GEN_DONE / JANUS_GEN_CANCELLED, -1 for an unknown id; *n_tokens: answer
+ * tokens so far. */
+int janus_ask_batch_state(const janus_ask_batch *b, int id, int *n_tokens);
+int janus_ask_batch_cancel(janus_ask_batch *b, int id);
+/* Moves out a finished answer (malloc'ed text, special tokens skipped); the id is then forgotten.
+ * finish_reason: "stop" (end of sentence or on_token asked to stop) or "length". */
+int janus_ask_batch_take(janus_ask_batch *b, int id, char **answer, const char **finish_reason, int *n_tokens,
+                         janus_error *err);
+
 /* ---- generation: the step loop, several independent requests in one batched forward ----
  * A batch holds requests with their own prompt, n_images, seed, cfg, temperature, top-k/p and
  * progress callback; each takes 2 x n_images LM rows (cond, uncond per image). Every step runs one
@@ -271,7 +303,6 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
 int janus_gen_batch_step(janus_gen_batch *b, janus_error *err);
 /* Cancels a queued or running request (its rows are freed at once). */
 int janus_gen_batch_cancel(janus_gen_batch *b, int id);
-enum { JANUS_GEN_RUNNING = 0, JANUS_GEN_DONE = 1, JANUS_GEN_CANCELLED = 2 };
 /* State and steps done (of 576) of request id; -1 for an unknown id. */
 int janus_gen_batch_state(const janus_gen_batch *b, int id, int *steps_done);
 int janus_gen_batch_n_live(const janus_gen_batch *b);
