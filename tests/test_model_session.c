@@ -320,7 +320,7 @@ int main(void) {
         return 1;
     }
     janus_load_params lp = janus_load_default_params();
-    lp.n_threads = 1;
+    lp.n_threads = 2; /* each session gets a 2-thread pool: the pool runs under TSan too */
     model = janus_model_load(gguf, &lp, &err);
     if (!model) {
         fprintf(stderr, "FAIL load: %s\n", err.msg);
