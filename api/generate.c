@@ -128,6 +128,8 @@ static jn_status batch_alloc(janus_gen_batch *b, int n_rows, int n_ctx, int n_to
     const size_t E = (size_t)m->lm_hp.n_embd, C = (size_t)m->gen_hp.codebook_size;
     batch_free_buffers(b);
     if (n_tok_max < n_rows) n_tok_max = n_rows;
+    jn_status st = janus_session_check_memory(s, "generating", n_rows, n_ctx, n_tok_max, err);
+    if (st) return st;
     b->lm = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, n_rows, n_ctx, n_tok_max, err);
     if (!b->lm) return err->code ? err->code : JN_ERR_NOMEM;
     b->n_rows = n_rows;

@@ -32,6 +32,7 @@ struct janus_session {
     janus_model *m;
     jn_backend *be;           /* this session's own instance; the model's weights are used in place */
     int max_rows, max_ctx;
+    size_t mem_limit;         /* janus_session_params.mem_limit */
     janus_session_stats stats;
 
     /* understanding: one conversation */
@@ -57,6 +58,10 @@ struct janus_session {
 jn_backend *janus_backend_create(const char *name, int n_threads, jn_error *err);
 /* The backend's sticky status (a failed CUDA launch, exhausted scratch): JN_OK or the error. */
 jn_status janus_session_check_backend(janus_session *s, jn_error *err);
+/* Refuses (JN_ERR_NOMEM, with the numbers and the largest row count that fits) an LM session of
+ * rows x ctx positions that exceeds the session's memory limit or the available memory. */
+jn_status janus_session_check_memory(janus_session *s, const char *what, int rows, int ctx, int prefill_rows,
+                                     jn_error *err);
 /* Frees the conversation state (understand.c). */
 void janus_chat_free_state(janus_session *s);
 

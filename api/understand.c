@@ -232,6 +232,12 @@ static jn_status text_engine_init(text_engine *te, janus_session *s, int n_slots
     te->n_slots = n_slots;
     te->n_ctx = n_ctx;
     te->n_tok_max = n_tok_max > n_slots ? n_tok_max : n_slots;
+    jn_status st0 = janus_session_check_memory(s, n_slots > 1 ? "this batch of questions" : "this conversation",
+                                               n_slots, n_ctx, te->n_tok_max, err);
+    if (st0) {
+        memset(te, 0, sizeof *te);
+        return st0;
+    }
     te->lm = jn_lm_session_create(s->be, &m->lm_hp, &m->lm_w, n_slots, n_ctx, te->n_tok_max, err);
     if (!te->lm) {
         jn_status st = err->code ? err->code : JN_ERR_NOMEM;
