@@ -4,6 +4,7 @@
 #define JANUS_API_SESSION_H
 
 #include "internal.h"
+#include "engine/sampler.h"
 
 /* One encoded image of a conversation: its aligner rows, kept for as long as the conversation. */
 typedef struct janus_chat_image {
@@ -18,9 +19,7 @@ typedef struct janus_text_seq {
     int32_t *answer;          /* [max_answer] ids sampled for the current answer */
     int n_answer, max_answer;
     int ctx_end;              /* the answer stops when the cache reaches this many positions */
-    float temperature, top_p;
-    int top_k;
-    uint64_t seed;
+    jn_sampler sampler;        /* settings + scratch; greedy when temperature <= 0 */
     int done;                 /* 1: stopped (EOS, max_tokens, context end or callback) */
     const char *finish_reason;
     jn_detok_stream *detok;
