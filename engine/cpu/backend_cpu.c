@@ -127,6 +127,7 @@ static void page_out(const void *p, size_t n) {
  * using the pool; everything else uses the host bytes in place. */
 static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) {
     jn_cpu *c = (jn_cpu *)be->impl;
+    if (jn_cpu_packed_of(w)) return JN_OK; /* already packed by a cpu instance: usable by all */
     w->dev = (void *)w->data;
     int64_t K = jn_weight_cols(w), N = jn_weight_rows(w);
     if (c->avx512 && (w->type == JN_Q4_0 || w->type == JN_Q8_0) && w->n_dims == 2 && K % 32 == 0 && K > 0 &&
