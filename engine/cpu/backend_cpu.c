@@ -123,14 +123,14 @@ static void page_out(const void *p, size_t n) {
 #endif
 }
 
-/* AVX-512 instances pack 2-D q4_0/q8_0 weights (cpu_internal.h, jn_cpu_packed) into w->dev,
+/* AVX2 and AVX-512 instances pack 2-D q4_0/q8_0 weights (cpu_internal.h, jn_cpu_packed) into w->dev,
  * using the pool; everything else uses the host bytes in place. */
 static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) {
     jn_cpu *c = (jn_cpu *)be->impl;
     if (jn_cpu_packed_of(w)) return JN_OK; /* already packed by a cpu instance: usable by all */
     w->dev = (void *)w->data;
     int64_t K = jn_weight_cols(w), N = jn_weight_rows(w);
-    if (c->avx512 && (w->type == JN_Q4_0 || w->type == JN_Q8_0) && w->n_dims == 2 && K % 32 == 0 && K > 0 &&
+    if (c->avx2 && (w->type == JN_Q4_0 || w->type == JN_Q8_0) && w->n_dims == 2 && K % 32 == 0 && K > 0 &&
         N > 0 && K <= INT32_MAX && N <= INT32_MAX) {
         size_t nbytes = jn_cpu_packed_bytes(w->type, N, K);
         void *p = aligned64(nbytes);

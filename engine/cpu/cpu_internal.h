@@ -33,7 +33,7 @@ typedef enum jn_cpu_isa {
     JN_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/VNNI + the AVX2 set */
 } jn_cpu_isa;
 
-/* The quantized weight layout made by weight_upload on an AVX-512 instance (matmul_avx512.c):
+/* The quantized weight layout made by weight_upload on AVX2/AVX-512 instances (matmul_packed.c):
  * rows in groups of JN_PACK_ROWS; per group and 32-block: JN_PACK_ROWS f16 scales, then the
  * quants transposed so that each 32-bit lane of a 64-byte vector holds 4 bytes of one row (q4_0:
  * 4 chunks of the 16 nibble bytes; q8_0: 8 chunks of the 32 bytes XOR 0x80, i.e. q + 128
@@ -63,7 +63,8 @@ typedef struct jn_cpu {
     jn_cpu_isa isa;
     int avx2;              /* isa >= AVX2: AVX2 + FMA + F16C usable */
     int vnni;              /* avx2 and AVX-VNNI usable (quantized matmul; same results as avx2) */
-    int avx512;            /* isa == AVX512 and VNNI allowed: 512-bit kernels for packed weights */
+    int avx512;            /* isa == AVX512 and VNNI allowed: 512-bit kernels for packed weights
+                              (else AVX2 instances use the 256-bit packed kernels) */
     /* sticky error: the first failure (scratch OOM, injected fault); later ops are no-ops */
     jn_error err;
     long n_ops;            /* op calls so far (for JANUS_FAULT_OP) */
@@ -80,18 +81,18 @@ typedef struct jn_cpu {
  * sticky JN_ERR_NOMEM in c->err when it cannot; the op must then return without computing. */
 int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes);
 
-/* ---- packed quantized weights (matmul_avx512.c) ---- */
+/* ---- packed quantized weights (matmul_packed.c) ---- */
 /* bytes of the packed copy of an [N, K] q4_0/q8_0 weight, header included */
 size_t jn_cpu_packed_bytes(jn_dtype t, int64_t N, int64_t K);
 /* The packed copy of w (plain layout in w->data) in dst (jn_cpu_packed_bytes bytes, 64-byte
  * aligned): the header first, then groups [g0, g1) (any split, e.g. over threads). */
 void jn_cpu_pack_header(const jn_weight *w, void *dst);
 void jn_cpu_pack_groups(const jn_weight *w, void *dst, int g0, int g1);
-/* plain q4_0/q8_0 block of row n, block b of a packed weight (for get_rows and the non-AVX-512
+/* plain q4_0/q8_0 block of row n, block b of a packed weight (for get_rows and the scalar
  * paths): writes sizeof(jn_block_q*_0) bytes to out */
 void jn_cpu_packed_block(const jn_cpu_packed *p, int n, int b, uint8_t *out);
-/* the AVX-512 matmul over a packed weight: y[M, N] = x[M, K]·Wᵀ (+ bias), threaded (one pool
- * dispatch, activations quantized inside it) */
+/* the matmul over a packed weight (AVX2 or AVX-512 instances): y[M, N] = x[M, K]·Wᵀ (+ bias),
+ * threaded (one pool dispatch, activations quantized inside it) */
 void jn_cpu_matmul_packed(jn_cpu *c, float *y, const float *x, const jn_cpu_packed *p, const float *bias, int M);
 
 /* ---- matmul building blocks (single-threaded; matmul.c) ---- */

@@ -23,7 +23,7 @@
  *    same dot-product tiles measured slower (bench_ops --what gemm, by CPU time: 126-152 vs
  *    158-164 GFLOP/s on a 2-core Xeon); a 512-bit float path needs a broadcast GEMM over packed
  *    weight panels instead.
- *  - Packed q4_0/q8_0 weights (made by AVX-512 instances) go to matmul_avx512.c; a non-AVX-512
+ *  - Packed q4_0/q8_0 weights (made by AVX2/AVX-512 instances) go to matmul_packed.c; a scalar
  *    instance handed one unpacks each chunk into scratch and runs the kernels below. */
 #include "cpu_internal.h"
 
@@ -362,7 +362,7 @@ typedef struct mm_ctx {
     float *y;          /* [M, N] */
     const float *x;    /* [M, K] */
     const uint8_t *w;  /* [N, K] of type wt (plain layout), or NULL with packed */
-    const jn_cpu_packed *packed; /* packed q weight used by a non-AVX-512 instance */
+    const jn_cpu_packed *packed; /* packed q weight used by a scalar instance */
     jn_dtype wt;
     size_t row_bytes;
     const float *bias; /* [N] or NULL */
@@ -439,7 +439,7 @@ void jn_cpu_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w,
     jn_cpu *c = (jn_cpu *)be->impl;
     if (M <= 0) return;
     const jn_cpu_packed *packed = jn_cpu_packed_of(w);
-    if (packed && c->avx512) {
+    if (packed && c->avx2) {
         jn_cpu_matmul_packed(c, y, x, packed, bias ? (const float *)bias->data : NULL, M);
         return;
     }

@@ -1,9 +1,9 @@
-/* engine/cpu/matmul_avx512.c — q4_0/q8_0 matmul with a packed weight layout and 512-bit VNNI.
+/* engine/cpu/matmul_packed.c — q4_0/q8_0 matmul with a packed weight layout (512-bit and 256-bit VNNI).
  *
  * Why this design (decode and the CFG step loop are bandwidth-bound on the quantized weights):
  *  - The plain ggml layout puts one f16 scale in front of every 16/32 quant bytes of one row, so
- *    a kernel converts scales one by one and needs a horizontal sum per row. weight_upload on an
- *    AVX-512 instance therefore packs each 2-D q4_0/q8_0 weight once (cpu_internal.h,
+ *    a kernel converts scales one by one and needs a horizontal sum per row. weight_upload on
+ *    AVX2/AVX-512 instances therefore packs each 2-D q4_0/q8_0 weight once (cpu_internal.h,
  *    jn_cpu_packed): groups of 16 rows, per 32-block the 16 scales (one vcvtph2ps gives a vector
  *    of them) and the quants transposed so 32-bit lane r of every 64-byte vector belongs to
  *    row r. One vpdpbusd against a broadcast 4-byte piece of x then adds 4 products to each of
@@ -22,8 +22,10 @@
  *    same 16-row group (L1/L2 resident) in 8-row tiles. Tasks (a run of groups × a block of up
  *    to 64 x rows) are taken from an atomic counter, so a thread that finishes early takes more
  *    instead of spinning; each output is still computed by one task in one fixed order.
- * Compiled with per-function target attributes (no global -mavx512*): only called when the
- * instance's ISA is AVX-512 (cpu_internal.h). */
+ *  - AVX2 instances run the same layout as two 8-row ymm halves per vector (matmul_packed256.h,
+ *    AVX-VNNI or maddubs), with the same bits.
+ * Compiled with per-function target attributes (no global -mavx512*, -mavx2): only called when
+ * the instance's ISA allows (cpu_internal.h). */
 #include "cpu_internal.h"
 
 #include <math.h>
@@ -222,6 +224,71 @@ JN_AVX512_FN static void mm_packed_tile(const jn_cpu_packed *p, const uint8_t *x
     }
 }
 
+/* ---------------------------------------------------------------- 256-bit (AVX2 instances) */
+
+/* quantize_rows_512's layout and rounding with AVX2 (same values: the scalar path's formula) */
+JN_AVX2_FN static void quantize_rows_256(const float *x, int K, int m0, int m1, uint8_t *xq, int q4) {
+    const int nb = K / 32;
+    const size_t xs = xq_stride(nb);
+    const int off = q4 ? 8 : 128;
+    const __m256 signbit = _mm256_set1_ps(-0.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int m = m0; m < m1; m++) {
+        int8_t *qs = (int8_t *)(xq + (size_t)m * xs);
+        float *d = (float *)(qs + (size_t)nb * 32);
+        int32_t *corr = (int32_t *)(d + nb);
+        const float *xb = x + (size_t)m * K;
+        for (int b = 0; b < nb; b++, xb += 32) {
+            __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+            __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+            __m256 a = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
+                                     _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
+            float amax = jn_hmax8(a);
+            float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+            d[b] = amax / 127.0f;
+            __m256 vid = _mm256_set1_ps(id);
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vid));
+            __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+            __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            _mm256_storeu_si256((__m256i *)(qs + 32 * b), _mm256_permutevar8x32_epi32(p, perm));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+            corr[b] = -off * _mm_cvtsi128_si32(s4);
+        }
+    }
+}
+
+#define JN_PK_INLINE __attribute__((target("avx2,fma,f16c,avxvnni"), always_inline)) static inline
+#define JN_PK_FN __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define JN_PK_MK mk_q256_vnni
+#define JN_PK_TILE tile_q256_vnni
+#define JN_PK_VNNI 1
+#define JN_PK_DOT(acc, u, s) _mm256_dpbusd_avx_epi32((acc), (u), (s))
+#include "matmul_packed256.h"
+#undef JN_PK_INLINE
+#undef JN_PK_FN
+#undef JN_PK_MK
+#undef JN_PK_TILE
+#undef JN_PK_VNNI
+#undef JN_PK_DOT
+
+#define JN_PK_INLINE JN_AVX2_INLINE
+#define JN_PK_FN JN_AVX2_FN
+#define JN_PK_MK mk_q256_avx2
+#define JN_PK_TILE tile_q256_avx2
+#define JN_PK_VNNI 0
+#define JN_PK_DOT(acc, u, s) \
+    _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)), (acc))
+#include "matmul_packed256.h"
+#undef JN_PK_INLINE
+#undef JN_PK_FN
+#undef JN_PK_MK
+#undef JN_PK_TILE
+#undef JN_PK_VNNI
+#undef JN_PK_DOT
+
 typedef struct mmp_ctx {
     jn_cpu *c;
     float *y;
@@ -236,19 +303,25 @@ typedef struct mmp_ctx {
     atomic_long next;
 } mmp_ctx;
 
+static void quantize_rows(const jn_cpu *c, const float *x, int K, int m0, int m1, uint8_t *xq, int q4) {
+    if (c->avx512) quantize_rows_512(x, K, m0, m1, xq, q4);
+    else quantize_rows_256(x, K, m0, m1, xq, q4);
+}
+
 static void mmp_task(void *arg, int ith, int nth) {
     mmp_ctx *t = (mmp_ctx *)arg;
     const int q4 = t->p->type == JN_Q4_0;
     const uint8_t *xq = t->xq;
+    const jn_cpu *c = t->c;
     if (t->private_xq) {
         /* few rows: every thread quantizes all of x into its own scratch (cheaper than a barrier,
          * and a descheduled peer cannot hold the others up) */
-        quantize_rows_512(t->x, t->p->K, 0, t->M, (uint8_t *)t->c->tscratch[ith], q4);
+        quantize_rows(c, t->x, t->p->K, 0, t->M, (uint8_t *)t->c->tscratch[ith], q4);
         xq = (const uint8_t *)t->c->tscratch[ith];
     } else {
         long b, e;
         jn_split_range(t->M, ith, nth, &b, &e);
-        if (e > b) quantize_rows_512(t->x, t->p->K, (int)b, (int)e, t->xq, q4);
+        if (e > b) quantize_rows(c, t->x, t->p->K, (int)b, (int)e, t->xq, q4);
         jn_pool_barrier(t->c->pool, nth);
     }
     for (;;) {
@@ -257,7 +330,9 @@ static void mmp_task(void *arg, int ith, int nth) {
         int gc = (int)(task / t->n_mblk), mbi = (int)(task % t->n_mblk);
         int g0 = gc * t->gchunk, g1 = g0 + t->gchunk < t->p->n_groups ? g0 + t->gchunk : t->p->n_groups;
         int m0 = mbi * t->mb, m1 = m0 + t->mb < t->M ? m0 + t->mb : t->M;
-        mm_packed_tile(t->p, xq, t->y, t->p->N, t->bias, g0, g1, m0, m1);
+        if (c->avx512) mm_packed_tile(t->p, xq, t->y, t->p->N, t->bias, g0, g1, m0, m1);
+        else if (c->vnni) tile_q256_vnni(t->p, xq, t->y, t->p->N, t->bias, g0, g1, m0, m1);
+        else tile_q256_avx2(t->p, xq, t->y, t->p->N, t->bias, g0, g1, m0, m1);
     }
 }
 
