@@ -13,10 +13,10 @@
  *  - Weights are jn_weight: dtype f32/f16/bf16/q8_0/q4_0, shape in PyTorch order, host bytes in
  *    ->data and the backend's copy in ->dev (== data on ref; on cpu == data except 2-D
  *    q8_0/q4_0 weights uploaded by an AVX2/AVX-512 instance, which get a packed copy). A weight
- *    uploaded by one instance may be used by other instances of the same kind concurrently (read-only; each
- *    instance has its own threads and scratch); release it with the kind's weight_release. A weight used as a matrix is
- *    [N, K] with N = shape[0] and K = the product of the other dims (row-major). Biases and norm
- *    weights are always f32 1-D weights.
+ *    uploaded by one instance may be used by other instances of the same kind concurrently
+ *    (read-only; each instance has its own threads and scratch); release it with that kind's
+ *    weight_release. A weight used as a matrix is [N, K] with N = shape[0] and K = the product
+ *    of the other dims (row-major). Biases and norm weights are always f32 1-D weights.
  *  - Precision: activations, accumulations, norms, softmax and RoPE angles are f32.
  *  - Determinism: results never depend on the thread count (static partitions, each output
  *    element reduced by one thread in a fixed order).
