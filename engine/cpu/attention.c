@@ -1,7 +1,7 @@
 /* engine/cpu/attention.c — scaled dot-product attention for the cpu backend.
  *
- * Why this design: one task per (sequence, head, block of up to QB query rows), split statically
- * over the pool. Per task: S[qb, n_kv] = Q·Kᵀ with the matmul micro-kernel (K rows act as the
+ * Why this design: one task per (sequence, head, block of up to QB query rows), taken by the
+ * pool threads from an atomic counter (each task's result does not depend on who runs it). Per task: S[qb, n_kv] = Q·Kᵀ with the matmul micro-kernel (K rows act as the
  * weight rows, so no transpose), scale, causal mask, f32 softmax with max subtraction (vector
  * exp), then O[qb, d] = P·V as an outer-product FMA sweep over keys (4 query rows × 16 columns
  * register tile, V streamed once per tile), divided by the row sum; a single query (decode) streams
@@ -14,6 +14,7 @@
 #include "cpu_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu_simd.h"
@@ -28,6 +29,7 @@ typedef struct attn_ctx {
     size_t seq_stride;
     float scale;
     int n_qblk;
+    atomic_long next; /* next task to take */
 } attn_ctx;
 
 /* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d */
@@ -189,8 +191,8 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
 
 static void attn_task(void *arg, int ith, int nth) {
     attn_ctx *t = (attn_ctx *)arg;
-    long n_tasks = (long)t->n_seq * t->n_head * t->n_qblk, tb, te;
-    jn_split_range(n_tasks, ith, nth, &tb, &te);
+    (void)nth;
+    const long n_tasks = (long)t->n_seq * t->n_head * t->n_qblk;
     float *S = (float *)t->c->tscratch[ith];                   /* [QB, n_kv] */
     float *Kp = S + (size_t)QB * (size_t)t->n_kv;                /* [n_kv, d] packed K of one head */
     float *Vp = Kp + (size_t)t->n_kv * (size_t)t->d_head;       /* [n_kv, d] packed V */
@@ -198,7 +200,9 @@ static void attn_task(void *arg, int ith, int nth) {
     const int pack = t->n_q > 4;
     float sums[QB];
     const int n_kv = t->n_kv, d = t->d_head;
-    for (long task = tb; task < te; task++) {
+    for (;;) {
+        long task = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (task >= n_tasks) break;
         int qb = (int)(task % t->n_qblk);
         int h = (int)((task / t->n_qblk) % t->n_head);
         int s = (int)(task / ((long)t->n_qblk * t->n_head));
@@ -273,7 +277,8 @@ void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k
     jn_cpu *c = (jn_cpu *)be->impl;
     if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
     attn_ctx t = {c, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal, seq_stride, scale,
-                  (n_q + QB - 1) / QB};
+                  (n_q + QB - 1) / QB, 0};
+    atomic_init(&t.next, 0);
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
     if (!jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
