@@ -4,7 +4,7 @@
  * over the placeholder embeddings, LLaMA prefill + KV-cache decode, greedy or sampled, streamed. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
-#include "prompt.h"
+#include "decoder/chat_template.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +44,7 @@ static jn_status load_pixels(janus_model *m, const char *path, double at, float 
  * *ids: malloc'ed [*n]. */
 static jn_status build_prompt_ids(janus_model *m, const janus_ask_params *p, int32_t **ids_out, size_t *n_out,
                                   jn_error *err) {
-    const janus_prompt_cfg *pc = &m->prompt;
+    const jn_chat_template *pc = &m->prompt;
     int tagged = strstr(p->question, pc->image_tag) != NULL;
     for (int i = 0; i < p->n_history; i++)
         if (p->history[i].user && strstr(p->history[i].user, pc->image_tag)) tagged = 1;
@@ -58,19 +58,19 @@ static jn_status build_prompt_ids(janus_model *m, const janus_ask_params *p, int
     jn_buf_puts(&content, p->question);
     jn_buf_append(&content, "", 1);
     int n_turns = 2 * p->n_history + 2;
-    janus_turn *turns = malloc((size_t)n_turns * sizeof *turns);
+    jn_chat_turn *turns = malloc((size_t)n_turns * sizeof *turns);
     if (content.oom || !turns) {
         jn_buf_free(&content);
         free(turns);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < p->n_history; i++) {
-        turns[2 * i] = (janus_turn){pc->user_role, p->history[i].user ? p->history[i].user : ""};
-        turns[2 * i + 1] = (janus_turn){pc->assistant_role, p->history[i].assistant ? p->history[i].assistant : ""};
+        turns[2 * i] = (jn_chat_turn){pc->user_role, p->history[i].user ? p->history[i].user : ""};
+        turns[2 * i + 1] = (jn_chat_turn){pc->assistant_role, p->history[i].assistant ? p->history[i].assistant : ""};
     }
-    turns[n_turns - 2] = (janus_turn){pc->user_role, content.data};
-    turns[n_turns - 1] = (janus_turn){pc->assistant_role, ""};
-    char *text = janus_format_conversation(pc, pc->system, turns, n_turns);
+    turns[n_turns - 2] = (jn_chat_turn){pc->user_role, content.data};
+    turns[n_turns - 1] = (jn_chat_turn){pc->assistant_role, ""};
+    char *text = jn_chat_format(pc, pc->system, turns, n_turns);
     jn_buf_free(&content);
     free(turns);
     if (!text) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
