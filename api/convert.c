@@ -11,8 +11,9 @@
  * tensor infos -> stream tensor by tensor (read a slice of rows, convert, write), so peak memory is
  * one slice of one tensor (~40 MB), whatever the checkpoint size. The GGUF writer writes to a
  * temporary file renamed at the end; an existing output is refused unless force. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "janus.h"
+#include "model_path.h"
 
 #include "engine/base.h"
 #include "engine/io/ckpt.h"
@@ -1327,4 +1328,95 @@ int janus_info(const char *gguf_path, FILE *out, int show_all, janus_error *perr
         return e.code;
     }
     return JANUS_OK;
+}
+
+/* ------------------------------------------------------------------ model paths that are not GGUF */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* s, single-quoted for a POSIX shell when it holds anything but [A-Za-z0-9._/+-]. */
+static void shell_quote(const char *s, char *out, size_t n) {
+    int plain = *s != 0;
+    for (const char *p = s; *p && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._/+-", *p);
+    if (plain) {
+        snprintf(out, n, "%s", s);
+        return;
+    }
+    size_t k = 0;
+    if (k + 1 < n) out[k++] = '\'';
+    for (const char *p = s; *p && k + 5 < n; p++) {
+        if (*p == '\'') {
+            memcpy(out + k, "'\\''", 4);
+            k += 4;
+        } else {
+            out[k++] = *p;
+        }
+    }
+    if (k + 1 < n) out[k++] = '\'';
+    out[k < n ? k : n - 1] = 0;
+}
+
+/* Which layout a model folder's config.json describes; NULL when it is not Janus-Pro. */
+static const char *folder_kind(const char *dir) {
+    size_t len;
+    jn_error e = {0};
+    char *text = read_text(dir, "config.json", &len, &e);
+    if (!text) return NULL;
+    jn_json *j = jn_json_parse(text, len, &e);
+    free(text);
+    const char *kind = NULL;
+    if (j && jn_json_get(j, "language_config") && jn_json_get(j, "vision_config"))
+        kind = "an official Janus-Pro download folder (deepseek-ai layout)";
+    else if (j && jn_json_get(j, "text_config") && jn_json_get(j, "vq_config"))
+        kind = "a Hugging Face transformers Janus-Pro folder (JanusForConditionalGeneration)";
+    jn_json_free(j);
+    return kind;
+}
+
+jn_status janus_check_model_path(const char *path, jn_error *err) {
+    struct stat st;
+    if (!path || stat(path, &st) != 0) return JN_OK;
+    char dir[4096], base[256], qdir[8192], qout[600];
+    const char *kind = NULL;
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(dir, sizeof dir, "%s", path);
+        kind = folder_kind(dir);
+        if (!kind)
+            return jn_fail(err, JN_ERR_FORMAT,
+                           "%s is a directory, not a model file: pass the .gguf file made by `janus convert MODEL_DIR -o FILE.gguf`",
+                           path);
+    } else if (S_ISREG(st.st_mode)) {
+        unsigned char magic[8] = {0};
+        FILE *f = fopen(path, "rb");
+        size_t got = f ? fread(magic, 1, sizeof magic, f) : 0;
+        if (f) fclose(f);
+        if (got >= 4 && !memcmp(magic, "GGUF", 4)) return JN_OK;
+        if (ends_with(path, ".safetensors")) kind = "a safetensors weight file";
+        else if (ends_with(path, ".bin") || (got >= 4 && !memcmp(magic, "PK\3\4", 4))) kind = "a PyTorch checkpoint (.bin)";
+        else if (ends_with(path, ".index.json")) kind = "a checkpoint shard index";
+        else return JN_OK; /* the GGUF reader says what is wrong */
+        /* the converter reads the whole download folder the file is in */
+        const char *slash = strrchr(path, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == path) snprintf(dir, sizeof dir, "/");
+        else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    } else {
+        return JN_OK;
+    }
+    char abs[4096];
+    const char *named = dir;
+    if (!strcmp(dir, ".") && realpath(".", abs)) named = abs; /* a name for the output file */
+    dir_base(named, base, sizeof base);
+    char out[300];
+    snprintf(out, sizeof out, "%.250s.gguf", base);
+    shell_quote(dir, qdir, sizeof qdir);
+    shell_quote(out, qout, sizeof qout);
+    return jn_fail(err, JN_ERR_FORMAT,
+                   "%s is %s, not a converted model: convert the download once with\n  janus convert %s -o %s\nand "
+                   "pass -m %s",
+                   path, kind, qdir, qout, qout);
 }

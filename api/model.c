@@ -4,6 +4,7 @@
  * chosen backend (mmapped and used in place on the CPU). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "model_path.h"
 
 #include "decoder/table.h"
 #include "vision/table.h"
@@ -114,6 +115,7 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     m->path = strdup(gguf_path);
     jn_status st = JN_OK;
     if (!m->path) { st = jn_fail(err, JN_ERR_NOMEM, "out of memory"); goto fail; }
+    if ((st = janus_check_model_path(gguf_path, err))) goto fail; /* a download folder, .bin, ...: say how to convert */
     m->gguf = jn_gguf_open(gguf_path, err);
     if (!m->gguf) { st = err ? err->code : JN_ERR_FORMAT; goto fail; }
     if ((st = read_hparams(m, err))) goto fail;
