@@ -13,7 +13,7 @@
  * temporary file renamed at the end; an existing output is refused unless force. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "janus.h"
-#include "model_path.h"
+#include "convert.h"
 
 #include "engine/base.h"
 #include "engine/io/ckpt.h"
@@ -52,6 +52,15 @@ static void to_public(janus_error *out, const jn_error *e) {
     out->code = e->code;
     snprintf(out->msg, sizeof out->msg, "%s", e->msg);
 }
+
+const jn_key_spec janus_general_keys[] = {
+    JN_KEY_BY_HAND("general.architecture", JN_GGUF_STRING, 0, 1, "janus-pro"),
+    JN_KEY_BY_HAND("general.name", JN_GGUF_STRING, 0, 0, "model folder name"),
+    JN_KEY_BY_HAND("general.file_type", JN_GGUF_UINT32, 0, 0, "llama.cpp ftype of --type"),
+    JN_KEY_BY_HAND("general.quantization_version", JN_GGUF_UINT32, 0, 0, "2"),
+    JN_KEY_BY_HAND("general.alignment", JN_GGUF_UINT32, 0, 0, "32"),
+};
+const size_t janus_general_n_keys = sizeof janus_general_keys / sizeof janus_general_keys[0];
 
 /* ------------------------------------------------------------------ configuration */
 

@@ -4,7 +4,7 @@
  * chosen backend (mmapped and used in place on the CPU). */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
-#include "model_path.h"
+#include "convert.h"
 
 #include "decoder/table.h"
 #include "vision/table.h"
@@ -69,6 +69,7 @@ static jn_status read_hparams(janus_model *m, jn_error *err) {
         if (ids[i] < 0 || ids[i] >= lm->n_vocab)
             return jn_fail(err, JN_ERR_FORMAT, "%s: special token id %d is outside the vocabulary (%d rows)", m->path,
                            ids[i], lm->n_vocab);
+    if ((st = jn_keys_read(g, janus_general_keys, janus_general_n_keys, NULL, err))) return st;
     return jn_keys_read(g, jn_tokenizer_keys, jn_tokenizer_n_keys, NULL, err);
 }
 

@@ -38,6 +38,7 @@ static void range_text(const jn_key_spec *k, char *buf, size_t n) {
     else if (k->lo_open && !isfinite(k->hi)) snprintf(buf, n, "must be > %g", k->lo);
     else if (!isfinite(k->hi)) snprintf(buf, n, "must be >= %g", k->lo);
     else if (k->lo_open) snprintf(buf, n, "must be > %g and <= %g", k->lo, k->hi);
+    else if (k->lo == k->hi) snprintf(buf, n, "must be %g", k->lo);
     else snprintf(buf, n, "must be in [%g, %g]", k->lo, k->hi);
 }
 
@@ -240,6 +241,7 @@ static const char *scalar_name(jn_gguf_type t) {
 void jn_key_type_name(const jn_key_spec *k, char *buf, size_t n) {
     if (k->type != JN_GGUF_ARRAY) snprintf(buf, n, "%s", scalar_name(k->type));
     else if (k->n_min == k->n_max) snprintf(buf, n, "%s[%d]", scalar_name(k->elem), k->n_min);
+    else if (k->n_max >= 1 << 30) snprintf(buf, n, "%s[]", scalar_name(k->elem));
     else snprintf(buf, n, "%s[%d..%d]", scalar_name(k->elem), k->n_min, k->n_max);
 }
 
