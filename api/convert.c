@@ -21,6 +21,7 @@
 #include "engine/io/gguf.h"
 #include "engine/io/json.h"
 #include "decoder/table.h"
+#include "decoder/tokenizer.h"
 #include "vision/table.h"
 #include "vq_tokenizer/table.h"
 
@@ -612,8 +613,12 @@ static void shape_str(char *buf, size_t n, int nd, const int64_t *s) {
 
 /* ------------------------------------------------------------------ tokenizer */
 
+/* The tokenizer as the GGUF tokenizer.ggml.* arrays. tokenizer.json is read by the decoder's
+ * tokenizer, the loader inference uses (so a file janus could not tokenize with is refused here, not
+ * at the first run); only the merges are copied from the JSON as written. */
 typedef struct cv_vocab {
-    const char **tok;
+    jn_tokenizer *tok;
+    const char **str;
     size_t *len;
     int32_t *type;
     int64_t n;
@@ -625,7 +630,8 @@ typedef struct cv_vocab {
 } cv_vocab;
 
 static void vocab_free(cv_vocab *v) {
-    free(v->tok);
+    if (v->tok) jn_tokenizer_free(v->tok);
+    free(v->str);
     free(v->len);
     free(v->type);
     free(v->pads);
@@ -635,118 +641,64 @@ static void vocab_free(cv_vocab *v) {
     memset(v, 0, sizeof *v);
 }
 
-static jn_status build_vocab(const jn_json *tj, cv_vocab *v, jn_error *err) {
-    const char *F = "tokenizer.json";
-    const jn_json *model = jn_json_get(tj, "model");
-    if (!model || model->type != JN_JSON_OBJECT) return jn_fail(err, JN_ERR_FORMAT, "%s: missing object \"model\"", F);
-    const char *mt = jn_json_get_str(model, "type");
-    if (!mt || strcmp(mt, "BPE")) return jn_fail(err, JN_ERR_FORMAT, "%s: model.type is '%s'; expected BPE", F, mt ? mt : "(missing)");
-    const jn_json *vocab = jn_json_get(model, "vocab"), *merges = jn_json_get(model, "merges");
-    const jn_json *added = jn_json_get(tj, "added_tokens");
-    if (!vocab || vocab->type != JN_JSON_OBJECT) return jn_fail(err, JN_ERR_FORMAT, "%s: missing object model.vocab", F);
-    if (!merges || merges->type != JN_JSON_ARRAY) return jn_fail(err, JN_ERR_FORMAT, "%s: missing list model.merges", F);
-    if (added && added->type != JN_JSON_ARRAY) return jn_fail(err, JN_ERR_FORMAT, "%s: added_tokens is not a list", F);
-    const int64_t MAXID = (int64_t)1 << 24;
-    int64_t max_id = -1;
-    for (size_t i = 0; i < vocab->n; i++) {
-        const jn_json *x = vocab->items[i];
-        if (x->type != JN_JSON_NUMBER || !x->is_integer || x->integer < 0 || x->integer >= MAXID)
-            return jn_fail(err, JN_ERR_FORMAT, "%s: model.vocab[\"%s\"] is not a token id", F, vocab->keys[i]);
-        if (x->integer > max_id) max_id = x->integer;
-    }
-    size_t n_added = added ? added->n : 0;
-    for (size_t i = 0; i < n_added; i++) {
-        int64_t id;
-        const jn_json *a = added->items[i];
-        if (!jn_json_get_int(a, "id", &id) || id < 0 || id >= MAXID || !jn_json_get_str(a, "content"))
-            return jn_fail(err, JN_ERR_FORMAT, "%s: added_tokens[%zu] needs an integer \"id\" and a string \"content\"", F, i);
-        if (id > max_id) max_id = id;
-    }
-    if (max_id < 0) return jn_fail(err, JN_ERR_FORMAT, "%s: empty vocabulary", F);
-    int64_t n = max_id + 1;
+static jn_status build_vocab(const char *tok_json, size_t tok_len, const char *cfg_json, size_t cfg_len,
+                             const jn_json *tj, cv_vocab *v, jn_error *err) {
+    v->tok = jn_tokenizer_load(tok_json, tok_len, cfg_json, cfg_len, err);
+    if (!v->tok) return err->code;
+    int64_t n = (int64_t)jn_tokenizer_vocab_size(v->tok);
+    if (n <= 0) return jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: empty vocabulary");
     v->n = n;
-    v->tok = calloc((size_t)n, sizeof *v->tok);
+    v->str = calloc((size_t)n, sizeof *v->str);
     v->len = calloc((size_t)n, sizeof *v->len);
     v->type = calloc((size_t)n, sizeof *v->type);
     v->pads = malloc((size_t)n * 20);
-    if (!v->tok || !v->len || !v->type || !v->pads) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < vocab->n; i++) {
-        int64_t id = vocab->items[i]->integer;
-        if (v->tok[id])
-            return jn_fail(err, JN_ERR_FORMAT, "%s: token id %lld is used by two vocabulary entries", F, (long long)id);
-        v->tok[id] = vocab->keys[i];
-        v->len[id] = vocab->key_lens[i];
-        v->type[id] = 1; /* normal */
-    }
-    for (size_t i = 0; i < n_added; i++) {
-        const jn_json *a = added->items[i], *c = jn_json_get(a, "content");
-        int64_t id;
-        jn_json_get_int(a, "id", &id);
-        int special = 0;
-        jn_json_get_bool(a, "special", &special);
-        if (v->type[id] >= 3)
-            return jn_fail(err, JN_ERR_FORMAT, "%s: token id %lld appears twice in added_tokens", F, (long long)id);
-        v->tok[id] = c->str; /* an added token overrides a vocabulary entry with the same id */
-        v->len[id] = c->len;
-        v->type[id] = special ? 3 : 4; /* control / user-defined */
-    }
-    for (int64_t id = 0; id < n; id++)
-        if (!v->tok[id]) {
+    if (!v->str || !v->len || !v->type || !v->pads) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    for (int64_t id = 0; id < n; id++) {
+        v->str[id] = jn_tokenizer_token_str(v->tok, (int32_t)id, &v->len[id]);
+        if (!v->str[id]) { /* a hole in the ids */
             char *p = v->pads + id * 20;
             v->len[id] = (size_t)snprintf(p, 20, "[PAD%lld]", (long long)id);
-            v->tok[id] = p;
+            v->str[id] = p;
             v->type[id] = 5; /* unused */
+        } else if (jn_tokenizer_is_added(v->tok, (int32_t)id)) {
+            v->type[id] = jn_tokenizer_is_special(v->tok, (int32_t)id) ? 3 : 4; /* control / user-defined */
+        } else {
+            v->type[id] = 1; /* normal */
         }
-    /* merges: "a b" strings or ["a", "b"] pairs */
-    v->n_merges = (int64_t)merges->n;
-    v->merges = calloc(merges->n + 1, sizeof *v->merges);
-    v->merge_len = calloc(merges->n + 1, sizeof *v->merge_len);
-    if (!v->merges || !v->merge_len) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
-    size_t pair_bytes = 0;
-    for (size_t i = 0; i < merges->n; i++) {
-        const jn_json *m = merges->items[i];
-        if (m->type == JN_JSON_ARRAY && m->n == 2 && m->items[0]->type == JN_JSON_STRING && m->items[1]->type == JN_JSON_STRING)
-            pair_bytes += m->items[0]->len + m->items[1]->len + 2;
     }
+    /* merges: "a b" strings as written, ["a", "b"] pairs joined with a space (the tokenizer load
+     * has checked both forms) */
+    const jn_json *merges = jn_json_get(jn_json_get(tj, "model"), "merges");
+    size_t nm = merges && merges->type == JN_JSON_ARRAY ? merges->n : 0;
+    v->n_merges = (int64_t)nm;
+    v->merges = calloc(nm + 1, sizeof *v->merges);
+    v->merge_len = calloc(nm + 1, sizeof *v->merge_len);
+    size_t pair_bytes = 0;
+    for (size_t i = 0; i < nm; i++)
+        if (merges->items[i]->type == JN_JSON_ARRAY)
+            pair_bytes += merges->items[i]->items[0]->len + merges->items[i]->items[1]->len + 2;
     v->merge_store = malloc(pair_bytes + 1);
-    if (!v->merge_store) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    if (!v->merges || !v->merge_len || !v->merge_store) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     size_t sp = 0;
-    for (size_t i = 0; i < merges->n; i++) {
+    for (size_t i = 0; i < nm; i++) {
         const jn_json *m = merges->items[i];
         if (m->type == JN_JSON_STRING) {
-            const char *s = memchr(m->str, ' ', m->len);
-            if (!s || s == m->str || s == m->str + m->len - 1 || memchr(s + 1, ' ', m->len - (size_t)(s + 1 - m->str)))
-                return jn_fail(err, JN_ERR_FORMAT, "%s: model.merges[%zu] is not of the form \"a b\"", F, i);
             v->merges[i] = m->str;
             v->merge_len[i] = m->len;
-        } else if (m->type == JN_JSON_ARRAY && m->n == 2 && m->items[0]->type == JN_JSON_STRING &&
-                   m->items[1]->type == JN_JSON_STRING) {
-            const jn_json *a = m->items[0], *b = m->items[1];
-            if (!a->len || !b->len || memchr(a->str, ' ', a->len) || memchr(b->str, ' ', b->len))
-                return jn_fail(err, JN_ERR_FORMAT, "%s: model.merges[%zu] has an empty part or a space; cannot store it as \"a b\"", F, i);
-            char *d = v->merge_store + sp;
-            memcpy(d, a->str, a->len);
-            d[a->len] = ' ';
-            memcpy(d + a->len + 1, b->str, b->len);
-            v->merges[i] = d;
-            v->merge_len[i] = a->len + 1 + b->len;
-            sp += a->len + b->len + 2;
-        } else {
-            return jn_fail(err, JN_ERR_FORMAT, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", F, i);
+            continue;
         }
+        const jn_json *a = m->items[0], *b = m->items[1];
+        if (memchr(a->str, ' ', a->len) || memchr(b->str, ' ', b->len))
+            return jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: model.merges[%zu] has a space; cannot store it as \"a b\"", i);
+        char *d = v->merge_store + sp;
+        memcpy(d, a->str, a->len);
+        d[a->len] = ' ';
+        memcpy(d + a->len + 1, b->str, b->len);
+        v->merges[i] = d;
+        v->merge_len[i] = a->len + 1 + b->len;
+        sp += a->len + b->len + 2;
     }
     return JN_OK;
-}
-
-/* Id of a token string (added tokens take precedence), -1 if absent. */
-static int64_t vocab_find(const cv_vocab *v, const char *s) {
-    size_t n = strlen(s);
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t id = 0; id < v->n; id++) {
-            if ((pass == 0) != (v->type[id] == 3 || v->type[id] == 4)) continue;
-            if (v->len[id] == n && !memcmp(v->tok[id], s, n)) return id;
-        }
-    return -1;
 }
 
 /* ------------------------------------------------------------------ file helpers */
@@ -1028,7 +980,8 @@ static jn_status do_convert(const janus_convert_params *p, jn_error *err) {
     if (st == JN_OK) st = layout == CV_OFFICIAL ? parse_config(js[F_CONFIG], &h, err) : parse_config_hf(js[F_CONFIG], &h, err);
     if (st == JN_OK) st = parse_preprocessor(js[F_PREPROC], js[F_PROC], layout == CV_TRANSFORMERS, &h, err);
     if (st == JN_OK) st = check_tables(&h, err);
-    if (st == JN_OK) st = build_vocab(js[F_TOKENIZER], &voc, err);
+    if (st == JN_OK)
+        st = build_vocab(text[F_TOKENIZER], tlen[F_TOKENIZER], text[F_TOKCFG], tlen[F_TOKCFG], js[F_TOKENIZER], &voc, err);
     if (st) goto done;
     if (voc.n > (int64_t)h.lm.n_vocab) {
         st = jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: token id %lld exceeds config.json language_config.vocab_size %d",
@@ -1077,7 +1030,7 @@ static jn_status do_convert(const janus_convert_params *p, jn_error *err) {
         {"image_start", ct->image_start_tag, &ct->image_start}, {"image_end", ct->image_end_tag, &ct->image_end},
     };
     for (int i = 0; i < 6; i++) {
-        int64_t id = vocab_find(&voc, SPEC[i].str);
+        int64_t id = jn_tokenizer_token_id(voc.tok, SPEC[i].str, strlen(SPEC[i].str));
         if (id < 0) {
             st = jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: %s token '%s' is not in the vocabulary or added_tokens",
                          SPEC[i].what, SPEC[i].str);
@@ -1126,7 +1079,7 @@ static jn_status do_convert(const janus_convert_params *p, jn_error *err) {
     jn_keys_write(w, jn_chat_keys, jn_chat_n_keys, &h.chat);
     jn_gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2", 4);
     jn_gguf_writer_set_str(w, "tokenizer.ggml.pre", "deepseek-llm", 12);
-    jn_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", voc.tok, voc.len, (uint64_t)voc.n);
+    jn_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", voc.str, voc.len, (uint64_t)voc.n);
     jn_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", JN_GGUF_INT32, voc.type, (uint64_t)voc.n);
     jn_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", voc.merges, voc.merge_len, (uint64_t)voc.n_merges);
     jn_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)ct->bos);

@@ -1158,6 +1158,13 @@ const char *jn_tokenizer_token_str(const jn_tokenizer *t, int32_t id, size_t *le
     return t->pool + t->tok_off[id];
 }
 
+int jn_tokenizer_is_added(const jn_tokenizer *t, int32_t id) {
+    if (!t || id < 0 || (size_t)id >= t->n_ids) return 0;
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].id == id) return 1;
+    return 0;
+}
+
 int jn_tokenizer_is_special(const jn_tokenizer *t, int32_t id) {
     return t && id >= 0 && (size_t)id < t->n_ids && t->id_special[id];
 }
