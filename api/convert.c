@@ -1,16 +1,20 @@
-/* api/convert.c — `janus convert` and `janus info`: official Janus-Pro download -> one GGUF file.
+/* api/convert.c — `janus convert` and `janus info`: a Janus-Pro download (official deepseek-ai
+ * layout or the transformers JanusForConditionalGeneration layout) -> one GGUF file.
  *
- * Why here: this is the only place that knows both the official checkpoint layout (tensor names,
- * config.json conventions) and our GGUF layout (short names, explicit metadata keys). The engine
- * readers (engine/ckpt*.c) stay model-agnostic.
+ * Why here: this is the only place that knows the checkpoint layouts (config.json conventions,
+ * tensor names). What the GGUF holds is not written here: the components' tables
+ * (decoder/table.c, vision/table.c, vq_tokenizer/table.c) list every key and tensor; this file
+ * fills the components' settings structs from the JSON files and maps each GGUF tensor name to
+ * its checkpoint name(s). The engine readers (engine/io/ckpt*.c) stay model-agnostic.
  *
- * Flow: read the JSON files -> hyperparameters (every value explicit; a missing field is an
- * error naming the field and the file, documented defaults are listed in docs/gguf-format.md) ->
- * the list of expected tensors with shapes implied by the hyperparameters -> check the checkpoint
- * against it (unknown names, missing tensors, wrong shapes are errors) -> declare metadata and
- * tensor infos -> stream tensor by tensor (read a slice of rows, convert, write), so peak memory is
- * one slice of one tensor (~40 MB), whatever the checkpoint size. The GGUF writer writes to a
- * temporary file renamed at the end; an existing output is refused unless force. */
+ * Flow: read the JSON files -> the components' settings (every value explicit; a missing field is
+ * an error naming the field and the file, documented defaults are listed in docs/gguf-format.md)
+ * -> the tables' range checks -> the tables' tensor list with shapes implied by the settings ->
+ * check the checkpoint against it (unknown names, missing tensors, wrong shapes are errors) ->
+ * declare metadata and tensor infos -> stream tensor by tensor (read a slice of rows, convert,
+ * write), so peak memory is one slice of one tensor (~40 MB), whatever the checkpoint size. The
+ * GGUF writer writes to a temporary file renamed at the end; an existing output is refused unless
+ * force. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "janus.h"
 #include "convert.h"
@@ -722,7 +726,7 @@ static char *read_text(const char *dir, const char *name, size_t *len, jn_error 
     }
     FILE *f = fopen(p, "rb");
     if (!f) {
-        jn_fail(err, JN_ERR_IO, "%s: cannot open (%s is part of an official Janus-Pro download)", p, name);
+        jn_fail(err, JN_ERR_IO, "%s: cannot open (%s is part of a Janus-Pro download)", p, name);
         free(p);
         return NULL;
     }
@@ -944,7 +948,7 @@ static jn_status do_convert(const janus_convert_params *p, jn_error *err) {
         return jn_fail(err, JN_ERR_USAGE, "%s already exists; use --force to overwrite it", p->out_path);
     struct stat st_dir;
     if (stat(p->model_dir, &st_dir) != 0 || !S_ISDIR(st_dir.st_mode))
-        return jn_fail(err, JN_ERR_IO, "%s: not a directory (expected an official Janus-Pro download)", p->model_dir);
+        return jn_fail(err, JN_ERR_IO, "%s: not a directory (expected a Janus-Pro download folder)", p->model_dir);
 
     jn_status st = JN_OK;
     char *text[N_FILES] = {0};
