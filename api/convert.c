@@ -114,6 +114,11 @@ static const jn_json *obj_at(cv_ctx *c, const jn_json *root, const char *path, i
     return v && v->type == JN_JSON_OBJECT ? v : NULL;
 }
 
+/* v is a JSON integer in [lo, hi] (the one integer check of every config field). */
+static int json_int_in(const jn_json *v, int64_t lo, int64_t hi) {
+    return v && v->type == JN_JSON_NUMBER && v->is_integer && v->integer >= lo && v->integer <= hi;
+}
+
 /* Required/optional integer in [lo, hi]; *out = def when optional and absent. */
 static int get_int(cv_ctx *c, const jn_json *obj, const char *where, const char *key, int required, int def, int lo,
                    int hi, int *out) {
@@ -126,7 +131,7 @@ static int get_int(cv_ctx *c, const jn_json *obj, const char *where, const char 
         *out = def;
         return 1;
     }
-    if (v->type != JN_JSON_NUMBER || !v->is_integer || v->integer < lo || v->integer > hi) {
+    if (!json_int_in(v, lo, hi)) {
         jn_fail(c->err, JN_ERR_FORMAT, "%s: field %s%s%s must be an integer in [%d, %d]", c->file, where, *where ? "." : "",
                 key, lo, hi);
         return 0;
@@ -254,7 +259,7 @@ static jn_status parse_ch_mult(cv_ctx *c, const jn_json *cm, const char *where, 
         return jn_fail(c->err, JN_ERR_FORMAT, "%s: %s must be a list of 1..%d integers", c->file, where, JN_VQ_MAX_LEVELS);
     for (size_t i = 0; i < cm->n; i++) {
         const jn_json *x = cm->items[i];
-        if (x->type != JN_JSON_NUMBER || !x->is_integer || x->integer < 1 || x->integer > 64)
+        if (!json_int_in(x, 1, 64))
             return jn_fail(c->err, JN_ERR_FORMAT, "%s: %s[%zu] is not an integer in [1, 64]", c->file, where, i);
         vq->ch_mult[i] = (int)x->integer;
     }
@@ -454,7 +459,7 @@ static jn_status parse_preprocessor(const jn_json *pp, const jn_json *proc, int 
             const jn_json *x = a->items[i];
             if (x->type != JN_JSON_NUMBER) return jn_fail(err, JN_ERR_FORMAT, "preprocessor_config.json: %s[%d] is not a number", ARR[k], i);
             if (k == 2) {
-                if (!x->is_integer || x->integer < 0 || x->integer > 255)
+                if (!json_int_in(x, 0, 255))
                     return jn_fail(err, JN_ERR_FORMAT, "preprocessor_config.json: background_color[%d] must be an integer 0..255", i);
                 im->background[i] = (uint8_t)x->integer;
             } else {

@@ -64,11 +64,14 @@ static jn_status read_hparams(janus_model *m, jn_error *err) {
     if ((st = jn_image_cfg_from_gguf(g, v, &m->image, err))) return st;
     jn_chat_template *p = &m->prompt;
     if ((st = jn_keys_read(g, jn_chat_keys, jn_chat_n_keys, p, err))) return st;
-    int32_t ids[6] = {p->bos, p->eos, p->pad, p->image_placeholder, p->image_start, p->image_end};
-    for (int i = 0; i < 6; i++)
-        if (ids[i] < 0 || ids[i] >= lm->n_vocab)
-            return jn_fail(err, JN_ERR_FORMAT, "%s: special token id %d is outside the vocabulary (%d rows)", m->path,
-                           ids[i], lm->n_vocab);
+    for (size_t i = 0; i < jn_chat_n_keys; i++) { /* the token ids (the table's integer keys) index embed_tokens */
+        const jn_key_spec *k = &jn_chat_keys[i];
+        if (k->field != JN_FIELD_INT) continue;
+        int id = *(const int *)(const void *)((const char *)p + k->offset);
+        if (id >= lm->n_vocab)
+            return jn_fail(err, JN_ERR_FORMAT, "%s: metadata '%s' = %d is outside the vocabulary (janus.lm.n_vocab %d)",
+                           m->path, k->key, id, lm->n_vocab);
+    }
     if ((st = jn_keys_read(g, janus_general_keys, janus_general_n_keys, NULL, err))) return st;
     return jn_keys_read(g, jn_tokenizer_keys, jn_tokenizer_n_keys, NULL, err);
 }

@@ -53,7 +53,7 @@ typedef struct jn_key_spec {
     const char *doc;     /* one line: what the value is */
 } jn_key_spec;
 
-/* Table entry helpers: K_* (struct type, member, ...). */
+/* Table entry helpers: JN_KEY_*(key, struct type, member, required, default, range..., doc). */
 #define JN_KEY_INT(k, T, m, req, def, lo, hi, doc) \
     {k, JN_GGUF_UINT32, 0, JN_FIELD_INT, offsetof(T, m), 0, 0, 0, 0, req, def, lo, hi, 0, doc}
 #define JN_KEY_BOOL(k, T, m, req, def, lo, doc) \

@@ -150,7 +150,7 @@ int main(void) {
         expect_bad("aligner-depth-3", "janus.aligner.depth", 4, 0, &three, 4, "= 3 must be 2");
         expect_bad("gen-aligner-depth-3", "janus.gen_aligner.depth", 4, 0, &three, 4, "= 3");
         expect_bad("n-head-zero", "janus.lm.n_head", 4, 0, &z, 4, "janus.lm.n_head' = 0");
-        (void)eos;
+        expect_bad("eos-outside-vocab", "janus.token.eos", 4, 0, &eos, 4, "outside the vocabulary");
         uint8_t no = 0;
         expect_bad("do-normalize-false", "janus.image.do_normalize", 7, 0, &no, 1, "must be true");
     }
