@@ -28,9 +28,10 @@ struct janus_model {
     char *path;
     char name[256];
     int verbose;
+    int n_threads;      /* load-time thread count: the default for sessions */
     jn_gguf *gguf;
     jn_wstore *store;
-    jn_backend *be;
+    jn_backend *be;     /* uploads the weights (device copies on CUDA); sessions compute with their own */
     jn_lm_hparams lm_hp;
     jn_lm_weights lm_w;
     jn_gen_hparams gen_hp;

@@ -3,7 +3,7 @@
  * its expected shape, the tokenizer and prompt template from the same file, weights handed to the
  * chosen backend (mmapped and used in place on the CPU). */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "session.h"
 #include "convert.h"
 
 #include "decoder/table.h"
@@ -93,15 +93,6 @@ static jn_status load_tokenizer(janus_model *m, jn_error *err) {
     return JN_OK;
 }
 
-static jn_backend *create_backend(const janus_load_params *p, jn_error *err) {
-    const char *name = p->backend ? p->backend : "cpu";
-    if (!strcmp(name, "cpu")) return jn_backend_cpu_create(p->n_threads, err);
-    if (!strcmp(name, "cuda")) return jn_backend_cuda_create(0, err);
-    if (!strcmp(name, "ref")) return jn_backend_ref_create(err);
-    jn_fail(err, JN_ERR_USAGE, "unknown backend '%s' (expected cpu or cuda)", name);
-    return NULL;
-}
-
 janus_model *janus_model_load(const char *gguf_path, const janus_load_params *params, janus_error *perr) {
     jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     janus_load_params defaults = janus_load_default_params();
@@ -116,6 +107,7 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
         return NULL;
     }
     m->verbose = p->verbose;
+    m->n_threads = p->n_threads;
     m->path = strdup(gguf_path);
     jn_status st = JN_OK;
     if (!m->path) { st = jn_fail(err, JN_ERR_NOMEM, "out of memory"); goto fail; }
@@ -135,7 +127,8 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
         if ((st = jn_wstore_check_unused(m->store, NULL, 0, err))) goto fail;
     }
     if ((st = load_tokenizer(m, err))) goto fail;
-    m->be = create_backend(p, err);
+    /* one thread: this instance only uploads weights; sessions bring their own pools */
+    m->be = janus_backend_create(p->backend, 1, err);
     if (!m->be) { st = err ? err->code : JN_ERR_RUNTIME; goto fail; }
     for (int64_t i = 0; i < jn_wstore_count(m->store); i++)
         if ((st = m->be->weight_upload(m->be, jn_wstore_at(m->store, i), err))) goto fail;
