@@ -871,6 +871,14 @@ static const char *dir_base(const char *dir, char *buf, size_t n) {
     return buf;
 }
 
+/* The folder a file is in ("." for a bare name). */
+static void folder_of(const char *path, char *dir, size_t n) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, n, ".");
+    else if (slash == path) snprintf(dir, n, "/");
+    else snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
 /* The values every table checks at load, checked before anything is written. */
 static jn_status check_tables(const cv_model *h, jn_error *err) {
     jn_status st;
@@ -952,6 +960,12 @@ static jn_status do_convert(const janus_convert_params *p, jn_error *err) {
     if (!p->force && stat(p->out_path, &st_out) == 0)
         return jn_fail(err, JN_ERR_USAGE, "%s already exists; use --force to overwrite it", p->out_path);
     struct stat st_dir;
+    if (stat(p->model_dir, &st_dir) == 0 && S_ISREG(st_dir.st_mode)) { /* a weight file of a download */
+        char dir[4096];
+        folder_of(p->model_dir, dir, sizeof dir);
+        return jn_fail(err, JN_ERR_USAGE, "%s is a file; janus convert reads the whole download folder: janus convert %s -o %s",
+                       p->model_dir, dir, p->out_path);
+    }
     if (stat(p->model_dir, &st_dir) != 0 || !S_ISDIR(st_dir.st_mode))
         return jn_fail(err, JN_ERR_IO, "%s: not a directory (expected a Janus-Pro download folder)", p->model_dir);
 
@@ -1370,11 +1384,7 @@ jn_status janus_check_model_path(const char *path, jn_error *err) {
         else if (ends_with(path, ".bin") || (got >= 4 && !memcmp(magic, "PK\3\4", 4))) kind = "a PyTorch checkpoint (.bin)";
         else if (ends_with(path, ".index.json")) kind = "a checkpoint shard index";
         else return JN_OK; /* the GGUF reader says what is wrong */
-        /* the converter reads the whole download folder the file is in */
-        const char *slash = strrchr(path, '/');
-        if (!slash) snprintf(dir, sizeof dir, ".");
-        else if (slash == path) snprintf(dir, sizeof dir, "/");
-        else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        folder_of(path, dir, sizeof dir); /* the converter reads the whole download folder */
     } else {
         return JN_OK;
     }

@@ -328,9 +328,14 @@ int main(void) {
                       "janus convert");
     char st_path[4400];
     snprintf(st_path, sizeof st_path, "%s/model.safetensors", hf);
-    char want_cmd[4600];
+    char want_cmd[9400];
     snprintf(want_cmd, sizeof want_cmd, "janus convert %s -o tiny-a-transformers.gguf", hf);
     expect_load_error(st_path, "safetensors", want_cmd);
     expect_load_error(tmp, "is a directory", "janus convert");
+    /* convert given a weight file names the folder */
+    snprintf(out_hf, sizeof out_hf, "%s/file.gguf", tmp);
+    rc = convert(st_path, out_hf, "bf16", 0, &err);
+    snprintf(want_cmd, sizeof want_cmd, "janus convert %s -o %s", hf, out_hf);
+    TU_CHECK(rc == JANUS_ERR_USAGE && strstr(err.msg, want_cmd), "convert FILE: %d %s", rc, err.msg);
     return TU_RESULT();
 }
