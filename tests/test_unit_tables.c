@@ -174,6 +174,34 @@ static void tensor_rows(jn_buf *b, jn_tensor_list *l) {
     free(rows);
 }
 
+/* Every tensor inference reads has a slot in the weights struct (one the loader fills). */
+static int slot_add(jn_tensor_sink *s, const jn_tensor_desc *d, jn_weight **dst) {
+    (void)s;
+    TU_CHECK(d->unused || dst != NULL, "tensor %s is read at inference but has no weights slot", d->name);
+    return 1;
+}
+
+static void check_slots(void) {
+    jn_tensor_sink s = {slot_add, 0, NULL};
+    jn_lm_hparams lm = {.n_embd = 64, .n_layer = 2, .n_head = 4, .n_kv_head = 4, .d_head = 16, .n_ff = 172,
+                        .n_vocab = 1024, .max_ctx = 64};
+    jn_lm_layer layers[2];
+    jn_lm_weights lw = {.layers = layers};
+    jn_lm_tensors(&lm, &lw, &s);
+    jn_vision_hparams v = {.image_size = 384, .patch_size = 16, .width = 64, .n_layer = 2, .n_head = 4, .n_ff = 256,
+                           .aligner_in = 64, .aligner_out = 64};
+    jn_vision_block_weights blocks[2];
+    jn_vision_weights vw = {.blocks = blocks, .n_blocks = 2};
+    jn_vision_tensors(&v, &vw, &s);
+    jn_gen_hparams g = {.n_embd = 64, .codebook_size = 512, .codebook_dim = 8, .head_embd = 64};
+    jn_gen_weights gw;
+    jn_gen_tensors(&g, &gw, &s);
+    jn_vq_hparams q = {.codebook_size = 512, .codebook_dim = 8, .z_channels = 32, .ch = 32, .n_levels = 5,
+                       .ch_mult = {1, 1, 2, 2, 4}, .num_res_blocks = 2, .n_groups = 32};
+    jn_vq_weights qw;
+    jn_vq_tensors(&q, &qw, &s);
+}
+
 /* Replaces (write) or compares the text between "<!-- tables:NAME -->" and "<!-- /tables:NAME -->". */
 static char *section(char *doc, const char *name, const char *want, int write, int *ok) {
     char open[64], close[64];
@@ -226,6 +254,7 @@ int main(int argc, char **argv) {
                 for (size_t j = 0; j < *TABLES[u].n; j++)
                     if (u != t || j != i) TU_CHECK(strcmp(k->key, TABLES[u].keys[j].key), "key %s listed twice", k->key);
         }
+    check_slots();
     jn_buf keys = {0}, tens = {0};
     key_rows(&keys);
     jn_tensor_list l;
