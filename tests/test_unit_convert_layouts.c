@@ -100,18 +100,48 @@ static int hf_name(const char *official, char *s, size_t cap) {
     return 1;
 }
 
-static void header_entry(jn_buf *b, int *first, const char *name, const char *dtype, int nd, const int64_t *shape,
-                         uint64_t s0, uint64_t s1) {
-    jn_buf_puts(b, *first ? "" : ",");
-    *first = 0;
-    jn_json_write_string(b, name, strlen(name));
-    jn_buf_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", dtype);
-    for (int d = 0; d < nd; d++) jn_buf_printf(b, "%s%lld", d ? "," : "", (long long)shape[d]);
-    jn_buf_printf(b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)s0, (unsigned long long)s1);
+typedef struct st_entry {
+    char name[256], dtype[8];
+    int nd;
+    int64_t shape[4];
+    uint64_t s0, s1; /* in the source data section */
+} st_entry;
+
+/* One safetensors file holding entries e[0..n) (shard k of n_shards when n_shards > 1: entry i goes
+ * to shard i * n_shards / n), data copied from the source data section. */
+static void write_st(const char *dir, const char *file, const st_entry *e, size_t n, const uint8_t *data) {
+    jn_buf b = {0};
+    jn_buf_puts(&b, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        jn_buf_puts(&b, ",");
+        jn_json_write_string(&b, e[i].name, strlen(e[i].name));
+        jn_buf_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", e[i].dtype);
+        for (int d = 0; d < e[i].nd; d++) jn_buf_printf(&b, "%s%lld", d ? "," : "", (long long)e[i].shape[d]);
+        uint64_t sz = e[i].s1 - e[i].s0;
+        jn_buf_printf(&b, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + sz));
+        off += sz;
+    }
+    jn_buf_puts(&b, "}");
+    while (b.len % 8) jn_buf_puts(&b, " ");
+    size_t nl = 8 + b.len + off;
+    uint8_t *nf = malloc(nl);
+    for (int i = 0; i < 8; i++) nf[i] = (uint8_t)((uint64_t)b.len >> (8 * i));
+    memcpy(nf + 8, b.data, b.len);
+    uint8_t *p = nf + 8 + b.len;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, data + e[i].s0, e[i].s1 - e[i].s0);
+        p += e[i].s1 - e[i].s0;
+    }
+    put(dir, file, nf, nl);
+    free(nf);
+    jn_buf_free(&b);
 }
 
-/* tiny-a-safetensors/model.safetensors renamed to the transformers layout (same data section). */
-static void write_hf_safetensors(const char *dir, const char *drop) {
+/* tiny-a-safetensors/model.safetensors renamed to the transformers layout: one model.safetensors,
+ * or (shards = 2) model-0000K-of-00002.safetensors + model.safetensors.index.json as transformers
+ * saves big models (Janus-Pro-7B). drop: one tensor left out, or NULL. */
+static void write_hf_safetensors(const char *dir, const char *drop, int shards) {
     size_t len;
     uint8_t *f = (uint8_t *)slurp(tu_fixture("janus-tiny-a/models/tiny-a-safetensors/model.safetensors"), &len);
     uint64_t hl = 0;
@@ -122,50 +152,60 @@ static void write_hf_safetensors(const char *dir, const char *drop) {
         fprintf(stderr, "FAIL header: %s\n", err.msg);
         exit(1);
     }
-    jn_buf b = {0};
-    int first = 1;
-    jn_buf_puts(&b, "{\"__metadata__\":{\"format\":\"pt\"},");
-    first = 1;
+    st_entry *e = calloc(3 * h->n + 1, sizeof *e);
+    size_t n = 0;
     for (size_t i = 0; i < h->n; i++) {
         if (!strcmp(h->keys[i], "__metadata__")) continue;
         const jn_json *v = h->items[i], *sh = jn_json_get(v, "shape"), *of = jn_json_get(v, "data_offsets");
-        char name[256];
-        if (!hf_name(h->keys[i], name, sizeof name)) continue;
-        int64_t shape[4];
-        int nd = (int)sh->n;
-        for (int d = 0; d < nd; d++) shape[d] = sh->items[d]->integer;
-        uint64_t s0 = (uint64_t)of->items[0]->integer, s1 = (uint64_t)of->items[1]->integer;
-        const char *dt = jn_json_get_str(v, "dtype");
-        if (strstr(name, "position_embedding")) { /* squeeze(0) */
-            shape[0] = shape[1], shape[1] = shape[2];
-            nd = 2;
+        st_entry t;
+        memset(&t, 0, sizeof t);
+        if (!hf_name(h->keys[i], t.name, sizeof t.name)) continue;
+        t.nd = (int)sh->n;
+        for (int d = 0; d < t.nd; d++) t.shape[d] = sh->items[d]->integer;
+        t.s0 = (uint64_t)of->items[0]->integer;
+        t.s1 = (uint64_t)of->items[1]->integer;
+        snprintf(t.dtype, sizeof t.dtype, "%s", jn_json_get_str(v, "dtype"));
+        if (strstr(t.name, "position_embedding")) { /* squeeze(0) */
+            t.shape[0] = t.shape[1], t.shape[1] = t.shape[2];
+            t.nd = 2;
         }
-        if (strstr(name, "qkv")) { /* torch.split(dim 0) into three: contiguous thirds */
+        if (strstr(t.name, "qkv")) { /* torch.split(dim 0) into three: contiguous thirds */
             static const char *const P[3] = {"q_proj", "k_proj", "v_proj"};
-            uint64_t third = (s1 - s0) / 3;
-            shape[0] /= 3;
+            uint64_t third = (t.s1 - t.s0) / 3, s0 = t.s0;
+            t.shape[0] /= 3;
             for (int k = 0; k < 3; k++) {
-                char part[256];
-                snprintf(part, sizeof part, "%s", name);
-                rep(part, sizeof part, "qkv", P[k]);
-                if (drop && !strcmp(part, drop)) continue;
-                header_entry(&b, &first, part, dt, nd, shape, s0 + k * third, s0 + (k + 1) * third);
+                st_entry q = t;
+                rep(q.name, sizeof q.name, "qkv", P[k]);
+                q.s0 = s0 + k * third;
+                q.s1 = q.s0 + third;
+                if (!drop || strcmp(q.name, drop)) e[n++] = q;
             }
             continue;
         }
-        if (drop && !strcmp(name, drop)) continue;
-        header_entry(&b, &first, name, dt, nd, shape, s0, s1);
+        if (!drop || strcmp(t.name, drop)) e[n++] = t;
     }
-    jn_buf_puts(&b, "}");
-    while (b.len % 8) jn_buf_puts(&b, " ");
-    size_t nl = 8 + b.len + (len - 8 - hl);
-    uint8_t *nf = malloc(nl);
-    for (int i = 0; i < 8; i++) nf[i] = (uint8_t)((uint64_t)b.len >> (8 * i));
-    memcpy(nf + 8, b.data, b.len);
-    memcpy(nf + 8 + b.len, f + 8 + hl, len - 8 - hl);
-    put(dir, "model.safetensors", nf, nl);
-    free(nf);
-    jn_buf_free(&b);
+    const uint8_t *data = f + 8 + hl;
+    if (shards <= 1) {
+        write_st(dir, "model.safetensors", e, n, data);
+    } else {
+        jn_buf ix = {0};
+        jn_buf_puts(&ix, "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {");
+        for (int k = 0; k < shards; k++) {
+            size_t a = n * (size_t)k / (size_t)shards, z = n * (size_t)(k + 1) / (size_t)shards;
+            char file[64];
+            snprintf(file, sizeof file, "model-%05d-of-%05d.safetensors", k + 1, shards);
+            write_st(dir, file, e + a, z - a, data);
+            for (size_t i = a; i < z; i++) {
+                if (i) jn_buf_puts(&ix, ", ");
+                jn_json_write_string(&ix, e[i].name, strlen(e[i].name));
+                jn_buf_printf(&ix, ": \"%s\"", file);
+            }
+        }
+        jn_buf_puts(&ix, "}}\n");
+        put(dir, "model.safetensors.index.json", ix.data, ix.len);
+        jn_buf_free(&ix);
+    }
+    free(e);
     jn_json_free(h);
     free(f);
 }
@@ -195,8 +235,8 @@ static const char HF_PREPROCESSOR[] =
     " \"image_mean\": [0.5, 0.5, 0.5], \"image_std\": [0.5, 0.5, 0.5], \"min_size\": 14,\n"
     " \"rescale_factor\": 0.00392156862745098, \"size\": {\"height\": 384, \"width\": 384}}\n";
 
-/* A transformers-layout copy of tiny-a in dir (drop: one tensor left out, or NULL). */
-static void make_hf_dir(const char *dir, const char *drop) {
+/* A transformers-layout copy of tiny-a in dir (drop: one tensor left out, or NULL; shards: files). */
+static void make_hf_dir(const char *dir, const char *drop, int shards) {
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     if (tu_system(cmd) != 0) exit(1);
@@ -218,7 +258,7 @@ static void make_hf_dir(const char *dir, const char *drop) {
     free(sm);
     put(dir, "config.json", HF_CONFIG, sizeof HF_CONFIG - 1);
     put(dir, "preprocessor_config.json", HF_PREPROCESSOR, sizeof HF_PREPROCESSOR - 1);
-    write_hf_safetensors(dir, drop);
+    write_hf_safetensors(dir, drop, shards);
 }
 
 static int convert(const char *dir, const char *out, const char *type, int keep_unused, janus_error *err) {
@@ -279,7 +319,7 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "%s", tu_tmp("layouts"));
     mkdir(tmp, 0755);
     snprintf(hf, sizeof hf, "%s/tiny-a-transformers", tmp);
-    make_hf_dir(hf, NULL);
+    make_hf_dir(hf, NULL, 1);
     janus_error err;
     static const char *const TYPES[] = {"bf16", "q8_0", "f32"};
     for (int ti = 0; ti < 3; ti++) {
@@ -292,6 +332,17 @@ int main(void) {
         if (tu_failures) break;
         expect_same(TYPES[ti], off, out_hf);
         fprintf(stderr, "ok   transformers layout converts to the official tensors (--type %s)\n", TYPES[ti]);
+    }
+    /* sharded as transformers saves Janus-Pro-7B: the same file */
+    {
+        char sh[4400], out_sh[4400];
+        snprintf(sh, sizeof sh, "%s/tiny-a-transformers-sharded", tmp);
+        make_hf_dir(sh, NULL, 2);
+        snprintf(off, sizeof off, "%s/official.bf16.gguf", tmp);
+        snprintf(out_sh, sizeof out_sh, "%s/transformers-sharded.bf16.gguf", tmp);
+        TU_CHECK(convert(sh, out_sh, "bf16", 0, &err) == JANUS_OK, "convert sharded transformers: %s", err.msg);
+        expect_same("sharded", off, out_sh);
+        fprintf(stderr, "ok   sharded transformers layout converts to the official tensors\n");
     }
     /* the transformers file loads and runs like the official one */
     {
@@ -313,7 +364,7 @@ int main(void) {
     /* a missing part of the split qkv is named in the transformers spelling */
     char bad[4400];
     snprintf(bad, sizeof bad, "%s/tiny-a-transformers-no-k", tmp);
-    make_hf_dir(bad, "model.vision_model.encoder.layers.1.self_attn.k_proj.weight");
+    make_hf_dir(bad, "model.vision_model.encoder.layers.1.self_attn.k_proj.weight", 1);
     snprintf(out_hf, sizeof out_hf, "%s/bad.gguf", tmp);
     unlink(out_hf);
     int rc = convert(bad, out_hf, "bf16", 0, &err);
