@@ -86,7 +86,7 @@ jn_status jn_keys_check(const jn_key_spec *t, size_t n, const void *src, const c
 void jn_keys_write(jn_gguf_writer *w, const jn_key_spec *t, size_t n, const void *src);
 /* Frees the JN_FIELD_STR members jn_keys_read allocated (and sets them to NULL). */
 void jn_keys_free(const jn_key_spec *t, size_t n, void *dst);
-/* "u32", "f32", "str", "[u32 ×3]", ... for documentation. */
+/* "u32", "f32", "str", "u32[3]", "u32[1..8]", "str[]" for documentation. */
 void jn_key_type_name(const jn_key_spec *k, char *buf, size_t n);
 
 /* ------------------------------------------------------------------ tensors */
