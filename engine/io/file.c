@@ -128,8 +128,14 @@ jn_status jn_read_input(const char *path, size_t max_bytes, char **buf, size_t *
     return JN_OK;
 }
 
+jn_status jn_output_status(int errnum) {
+    /* a full disk or a failing device is a condition of the machine (exit 1), not a bad path */
+    int machine = errnum == ENOSPC || errnum == EDQUOT || errnum == EIO || errnum == EFBIG || errnum == EROFS;
+    return machine ? JN_ERR_RUNTIME : JN_ERR_IO;
+}
+
 jn_status jn_output_fail(jn_error *err, const char *path, const char *what, int errnum) {
-    return jn_fail(err, JN_ERR_IO, "%s: cannot %s: %s", path, what, strerror(errnum));
+    return jn_fail(err, jn_output_status(errnum), "%s: cannot %s: %s", path, what, strerror(errnum));
 }
 
 /* ---------------------------------------------------------------- signal cleanup registry */
@@ -181,8 +187,9 @@ void jn_partial_remove_on_signals(void) {
         static const int SIGS[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
         for (size_t i = 0; i < sizeof SIGS / sizeof SIGS[0]; i++) {
             struct sigaction old;
-            /* keep an ignored signal ignored (nohup, a parent's SIG_IGN) */
-            if (sigaction(SIGS[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+            /* only signals nobody handles: an ignored one stays ignored (nohup), a program's own
+             * handler stays in charge */
+            if (sigaction(SIGS[i], NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
             struct sigaction sa;
             memset(&sa, 0, sizeof sa);
             sa.sa_handler = on_fatal_signal;
@@ -265,6 +272,7 @@ jn_status jn_partial_open(jn_partial *p, const char *path, jn_error *err) {
         if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
         (void)fchmod(fd, 0644);
         p->fd = fd;
+        jn_partial_remove_on_signals();
         p->slot = partial_register(tmp);
         return JN_OK;
     }

@@ -11,10 +11,10 @@
  * flock() on it for the whole write; jn_partial_commit() moves it into place (rename, or link +
  * unlink when an existing target must not be replaced). The fixed name means a temp file left by a
  * SIGKILLed run is found and replaced by the next run for the same output; the lock means two
- * concurrent writers of one output are refused instead of interleaved. A process that calls
- * jn_partial_remove_on_signals() (the CLI does) also removes its open partial files on
- * SIGINT/SIGTERM/SIGHUP/SIGPIPE before dying of the signal. Write errors name the path and the
- * errno text ("No space left on device"). */
+ * concurrent writers of one output are refused instead of interleaved. On SIGINT, SIGTERM, SIGHUP
+ * or SIGPIPE the open partial files are removed before the process dies of the signal (see
+ * jn_partial_remove_on_signals). Write errors name the path and the errno text ("No space left on
+ * device"). */
 #ifndef JANUS_ENGINE_IO_FILE_H
 #define JANUS_ENGINE_IO_FILE_H
 
@@ -37,8 +37,11 @@ jn_status jn_check_input(const char *path, jn_error *err);
 jn_status jn_read_input(const char *path, size_t max_bytes, char **buf, size_t *len, jn_error *err);
 
 /* "PATH: cannot write: No space left on device" style message for a failed output operation
- * (what: "write", "create", "rename", ...), with errnum's text. Returns JN_ERR_IO. */
+ * (what: "write", "create", "rename", ...), with errnum's text. Returns JN_ERR_RUNTIME for a full
+ * disk, quota, read-only file system or device error (exit 1), else JN_ERR_IO (a bad path). */
 jn_status jn_output_fail(jn_error *err, const char *path, const char *what, int errnum);
+/* The status alone (for writers that format their own message). */
+jn_status jn_output_status(int errnum);
 
 /* An output being written: fd is the open "<path>.partial" (O_WRONLY, truncated, locked). */
 typedef struct jn_partial {
@@ -61,9 +64,11 @@ jn_status jn_partial_commit(jn_partial *p, int no_clobber, jn_error *err);
 /* Removes the partial file and releases p (safe on a zeroed or already released p). */
 void jn_partial_discard(jn_partial *p);
 
-/* Installs (once per process) handlers for SIGINT, SIGTERM, SIGHUP and SIGPIPE that unlink every
- * partial file still open, then re-raise the signal with its default action. For programs (the
- * CLI); a library caller that owns its signals need not call it. */
+/* Installs (once per process; jn_partial_open calls it) handlers for those of SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE whose disposition is still the default (terminate): the handler unlinks every
+ * partial file still open, restores the default and re-raises, so the process dies of the same
+ * signal as before. Signals a program ignores or handles itself are left alone (such a program
+ * calls jn_partial_discard from its own handling). */
 void jn_partial_remove_on_signals(void);
 
 #ifdef __cplusplus

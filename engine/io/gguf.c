@@ -1018,7 +1018,7 @@ static int flush_out(jn_gguf_writer *w) {
         ssize_t r = write(w->out.fd, w->obuf + off, w->olen - off);
         if (r < 0) {
             if (errno == EINTR) continue;
-            w->io_code = JN_ERR_IO;
+            w->io_code = jn_output_status(errno);
             snprintf(w->io_msg, sizeof w->io_msg, "%s: cannot write: %s", w->out.tmp_path, strerror(errno));
             return 0;
         }
