@@ -36,17 +36,18 @@ if [ $ci = 1 ]; then work="$(mktemp -d "${TMPDIR:-/tmp}/janus-fuzz-ci.XXXXXX")";
 
 command -v "$cc" >/dev/null || { echo "fuzz.sh: $cc not found (libFuzzer needs clang)" >&2; exit 2; }
 t0=$(date +%s)
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJANUS_FUZZ=ON \
-  -DJANUS_CUDA=OFF -DJANUS_BUILD_TESTS=OFF -DJANUS_BUILD_SHARED=OFF >"$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; echo "fuzz.sh: configure failed" >&2; exit 1; }
+  -DJANUS_CUDA=OFF -DJANUS_BUILD_TESTS=OFF -DJANUS_BUILD_SHARED=OFF >"$build/fuzz-configure.log" 2>&1 \
+  || { cat "$build/fuzz-configure.log"; echo "fuzz.sh: configure failed" >&2; exit 1; }
 all=($(sed 's/^fuzz_//' "$build/fuzz_targets.txt"))
 if [ $list = 1 ]; then printf '%s\n' "${all[@]}"; exit 0; fi
 [ ${#targets[@]} = 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do
   printf '%s\n' "${all[@]}" | grep -qx "$t" || { echo "fuzz.sh: no target '$t' (have: ${all[*]})" >&2; exit 2; }
 done
-cmake --build "$build" -j"${FUZZ_BUILD_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") >"$build.build.log" 2>&1 \
-  || { tail -40 "$build.build.log"; echo "fuzz.sh: build failed" >&2; exit 1; }
+cmake --build "$build" -j"${FUZZ_BUILD_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") >"$build/fuzz-build.log" 2>&1 \
+  || { tail -40 "$build/fuzz-build.log"; echo "fuzz.sh: build failed" >&2; exit 1; }
 echo "fuzz.sh: built ${#targets[@]} targets in $(( $(date +%s) - t0 )) s"
 [ $build_only = 1 ] && exit 0
 
