@@ -28,7 +28,14 @@ static void usage(FILE *f) {
 }
 
 /* --force must never replace an input: returns the name of the file in model_dir that out_path
- * is (same device and inode, through any symlink or hard link), or NULL. */
+ * is (same device and inode, through any symlink or hard link), or NULL. Inputs are the
+ * directory's .json, .bin and .safetensors files (configs, tokenizer, weights, shard indexes);
+ * an earlier output (.gguf) in the same directory may be replaced. */
+static int is_input_name(const char *n) {
+    const char *dot = strrchr(n, '.');
+    return dot && (!strcmp(dot, ".json") || !strcmp(dot, ".bin") || !strcmp(dot, ".safetensors"));
+}
+
 static const char *output_is_input(const char *model_dir, const char *out_path, char *name, size_t name_size) {
     struct stat so, si;
     if (stat(out_path, &so) != 0) return NULL; /* a new file cannot be an input */
@@ -37,7 +44,8 @@ static const char *output_is_input(const char *model_dir, const char *out_path, 
     const char *hit = NULL;
     char p[4096];
     for (struct dirent *e; !hit && (e = readdir(d));) {
-        if ((size_t)snprintf(p, sizeof p, "%s/%s", model_dir, e->d_name) >= sizeof p) continue;
+        if (!is_input_name(e->d_name) || (size_t)snprintf(p, sizeof p, "%s/%s", model_dir, e->d_name) >= sizeof p)
+            continue;
         if (stat(p, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
             snprintf(name, name_size, "%s", e->d_name);
             hit = name;

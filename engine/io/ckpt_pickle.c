@@ -26,10 +26,11 @@
 #define PK_MAX_MEMO (1u << 24)
 #define PK_MAX_STR ((size_t)1 << 20)
 #define PK_MAX_VALUES (1u << 26)
-/* Memory budget: a real torch.save pickle needs ~20 bytes of parser state per byte (values are
- * 56 bytes and come from >= 1 opcode byte, usually many more); 128 leaves room for any honest
- * file and still bounds a hostile one (measured: a 4 MB pickle of empty lists used 1.7 GB before). */
-#define PK_BYTES_PER_INPUT_BYTE 128u
+/* Memory budget: torch.save pickles need ~10 bytes of parser state per input byte (measured:
+ * 10.2 on the tiny fixture's data.pkl and on a shard's; values are 56 bytes, capacities double);
+ * 32 leaves 3x headroom for any honest file and bounds a hostile one (before: a 4 MB pickle of
+ * nested one-element tuples cost ~1.5 GB, of small lists ~0.5 GB). */
+#define PK_BYTES_PER_INPUT_BYTE 32u
 #define PK_BASE_BYTES ((size_t)1 << 20)
 #define PK_CONTAINER_FIRST_CAP 4u
 
