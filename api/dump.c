@@ -43,8 +43,7 @@ jn_status janus_dump_prepare_ex(const char *dir, int force, jn_error *err) {
     closedir(d);
     if (n)
         return jn_fail(err, JN_ERR_USAGE,
-                       "--dump %s: directory is not empty (%ld entries, e.g. '%s'); give a new or empty directory "
-                       "(or --dump-force to replace the dump files in it)",
+                       "--dump %s: directory is not empty (%ld entries, e.g. '%s'); give a new or empty directory",
                        dir, n, first);
     return JN_OK;
 }

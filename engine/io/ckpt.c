@@ -216,9 +216,11 @@ jn_ckpt *jn_ckpt_open_file(const char *path, jn_error *err) {
     return c;
 }
 
+/* Any kind of file: a FIFO or directory under a weight file's name is then refused by the
+ * opener with a message saying what it is, rather than skipped as "no weights found". */
 static int file_exists(const char *p) {
     struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(p, &st) == 0;
 }
 
 static char *join(const char *dir, const char *name) {
