@@ -18,6 +18,8 @@
 
 #include "engine/io/ckpt.h"
 #include "engine/io/file.h"
+#include "engine/io/gguf.h"
+#include "engine/io/image_io.h"
 #include "engine/io/npy.h"
 #include "testutil.h"
 
@@ -296,6 +298,46 @@ static void test_zip_overlap(void) {
     free(z);
 }
 
+/* Replays the fuzzers' regression inputs (tests/fuzz/corpus/<target>/regress-*) through the same
+ * entry points in the normal (and --sanitize) test build: each must fail or succeed cleanly. */
+static void test_fuzz_regressions(void) {
+    const char *src = getenv("JANUS_SOURCE_DIR");
+    static const char *const TARGETS[] = {"zip", "safetensors", "gguf", "png", "jpeg"};
+    int n_run = 0;
+    for (size_t t = 0; t < sizeof TARGETS / sizeof TARGETS[0]; t++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "ls '%s/tests/fuzz/corpus/%s/' 2>/dev/null | grep '^regress-'", src ? src : ".",
+                 TARGETS[t]);
+        FILE *ls = popen(cmd, "r");
+        char name[512];
+        while (ls && fgets(name, sizeof name, ls)) {
+            name[strcspn(name, "\n")] = 0;
+            char path[4096 + 600];
+            snprintf(path, sizeof path, "%s/tests/fuzz/corpus/%s/%s", src ? src : ".", TARGETS[t], name);
+            jn_error err = {0};
+            if (!strcmp(TARGETS[t], "zip") || !strcmp(TARGETS[t], "safetensors")) {
+                /* the zip target names its file pytorch_model.bin; safetensors needs the extension */
+                const char *copy = in_dir(!strcmp(TARGETS[t], "zip") ? "regress.bin" : "regress.safetensors");
+                char cp[2 * 4096 + 700];
+                snprintf(cp, sizeof cp, "cp '%s' '%s'", path, copy);
+                if (tu_system(cp) != 0) continue;
+                jn_ckpt *c = jn_ckpt_open_file(copy, &err);
+                jn_ckpt_close(c);
+            } else if (!strcmp(TARGETS[t], "gguf")) {
+                jn_gguf_close(jn_gguf_open(path, &err));
+            } else {
+                jn_rgb_image img = {0};
+                if (jn_image_decode_file(path, -1, &img, &err) == JN_OK) jn_rgb_image_free(&img);
+            }
+            TU_CHECK(err.code == JN_OK || err.msg[0], "%s/%s: failure without a message", TARGETS[t], name);
+            n_run++;
+        }
+        if (ls) pclose(ls);
+    }
+    printf("fuzz regression inputs replayed: %d\n", n_run);
+    TU_CHECK(n_run > 0, "no regression inputs found under %s/tests/fuzz/corpus", src ? src : ".");
+}
+
 static void test_dump_dir(void) {
     jn_error err = {0};
     const char *d = in_dir("dump");
@@ -333,6 +375,7 @@ int main(void) {
     test_unpickler_memory();
     test_zip_overlap();
     test_dump_dir();
+    test_fuzz_regressions();
     if (!tu_failures) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         tu_system(cmd);

@@ -359,9 +359,10 @@ jn_status jn_ckpt_load_zip_(jn_ckpt *c, int fi, jn_error *err) {
         }
     }
     if (pkl->size > ZIP_MAX_PKL) {
-        jn_zip_free(ents, n);
-        return jn_fail(err, JN_ERR_FORMAT, "%s: data.pkl is %llu bytes; refusing (limit %llu)", bn,
-                       (unsigned long long)pkl->size, (unsigned long long)ZIP_MAX_PKL);
+        st = jn_fail(err, JN_ERR_FORMAT, "%s: data.pkl is %llu bytes; refusing (limit %llu)", bn,
+                     (unsigned long long)pkl->size, (unsigned long long)ZIP_MAX_PKL);
+        jn_zip_free(ents, n); /* pkl points into ents: the message first */
+        return st;
     }
     uint8_t *pk = NULL;
     st = read_entry(fd, pkl, bn, &pk, err);
