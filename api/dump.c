@@ -2,8 +2,8 @@
  * from the reference can be bisected.
  *
  * Safety: DIR is created if missing; an existing DIR must be empty unless the caller forces
- * (janus_dump_prepare_ex(dir, 1, err)), so a mistyped --dump never mixes with or replaces a user's
- * files. Each dump file is created fresh with O_CREAT|O_EXCL|O_NOFOLLOW after unlinking the name:
+ * (janus_dump_prepare_ex(dir, 1, err)) or this process already prepared it (a session's next
+ * turn), so a mistyped --dump never mixes with or replaces a user's files. Each dump file is created fresh with O_CREAT|O_EXCL|O_NOFOLLOW after unlinking the name:
  * an existing file (or a hard link to one elsewhere) is never truncated in place, and a symlink
  * planted in DIR is replaced, never followed out of it. */
 #define _POSIX_C_SOURCE 200809L
@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,14 +25,40 @@
 /* force != 0: an existing non-empty DIR is used and same-named dump files in it are replaced. */
 jn_status janus_dump_prepare_ex(const char *dir, int force, jn_error *err);
 
+/* Directories this process created or accepted: later requests of the same run (a session's
+ * next turn, the next batch) may add to them. Keyed by device and inode, not by spelling. */
+#define DUMP_DIRS_MAX 64
+static struct { dev_t dev; ino_t ino; } dump_dirs[DUMP_DIRS_MAX];
+static int n_dump_dirs;
+static pthread_mutex_t dump_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int dump_dir_known(const struct stat *sb, int add) {
+    int known = 0;
+    pthread_mutex_lock(&dump_mu);
+    for (int i = 0; i < n_dump_dirs && !known; i++) known = dump_dirs[i].dev == sb->st_dev && dump_dirs[i].ino == sb->st_ino;
+    if (!known && add && n_dump_dirs < DUMP_DIRS_MAX) {
+        dump_dirs[n_dump_dirs].dev = sb->st_dev;
+        dump_dirs[n_dump_dirs].ino = sb->st_ino;
+        n_dump_dirs++;
+    }
+    pthread_mutex_unlock(&dump_mu);
+    return known;
+}
+
 jn_status janus_dump_prepare_ex(const char *dir, int force, jn_error *err) {
     if (!dir) return JN_OK;
-    if (mkdir(dir, 0777) == 0) return JN_OK;
-    if (errno != EEXIST) return jn_fail(err, JN_ERR_IO, "cannot create dump directory %s: %s", dir, strerror(errno));
     struct stat sb;
+    if (mkdir(dir, 0777) == 0) {
+        if (stat(dir, &sb) == 0) dump_dir_known(&sb, 1);
+        return JN_OK;
+    }
+    if (errno != EEXIST) return jn_fail(err, JN_ERR_IO, "cannot create dump directory %s: %s", dir, strerror(errno));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return jn_fail(err, JN_ERR_USAGE, "--dump %s: exists and is not a directory", dir);
-    if (force) return JN_OK;
+    if (force || dump_dir_known(&sb, 0)) {
+        dump_dir_known(&sb, 1);
+        return JN_OK;
+    }
     DIR *d = opendir(dir);
     if (!d) return jn_fail(err, JN_ERR_IO, "--dump %s: cannot read the directory: %s", dir, strerror(errno));
     char first[256] = "";
@@ -45,6 +72,7 @@ jn_status janus_dump_prepare_ex(const char *dir, int force, jn_error *err) {
         return jn_fail(err, JN_ERR_USAGE,
                        "--dump %s: directory is not empty (%ld entries, e.g. '%s'); give a new or empty directory",
                        dir, n, first);
+    dump_dir_known(&sb, 1);
     return JN_OK;
 }
 

@@ -340,16 +340,22 @@ static void test_fuzz_regressions(void) {
 
 static void test_dump_dir(void) {
     jn_error err = {0};
-    const char *d = in_dir("dump");
+    char d[4096 + 64];
+    snprintf(d, sizeof d, "%s", in_dir("dump"));
     TU_CHECK(janus_dump_prepare(d, &err) == JN_OK, "new dump dir: %s", err.msg);
     int32_t ids[3] = {1, 2, 3};
     TU_CHECK(janus_dump_ids(d, "ids.json", ids, 3, &err) == JN_OK, "dump: %s", err.msg);
-    TU_CHECK(janus_dump_prepare(d, &err) == JN_ERR_USAGE && strstr(err.msg, "not empty"), "non-empty: %s", err.msg);
+    TU_CHECK(janus_dump_prepare(d, &err) == JN_OK, "the same process may add to its own dump dir: %s", err.msg);
+    const char *other = in_dir("dump-users");
+    TU_CHECK(mkdir(other, 0777) == 0, "mkdir");
+    spit(in_dir("dump-users/notes.txt"), "keep");
+    TU_CHECK(janus_dump_prepare(other, &err) == JN_ERR_USAGE && strstr(err.msg, "not empty"), "non-empty: %s", err.msg);
+    TU_CHECK(file_is(in_dir("dump-users/notes.txt"), "keep"), "user file changed");
     /* forced: a symlink and a hard link planted under dump names are replaced, never written through */
     const char *victim = in_dir("dump-victim"), *linked = in_dir("dump-linked");
     spit(victim, "precious");
     spit(linked, "mine");
-    char p1[4096], p2[4096];
+    char p1[4096 + 128], p2[4096 + 128];
     snprintf(p1, sizeof p1, "%s/a.json", d);
     snprintf(p2, sizeof p2, "%s/b.json", d);
     TU_CHECK(symlink(victim, p1) == 0 && link(linked, p2) == 0, "links");
