@@ -7,17 +7,11 @@
 #include "janus.h"
 
 static void copy_fixture(const char *name) {
-    char src[4096], dst[600];
-    snprintf(src, sizeof src, "%s/janus-tiny-a/models/tiny-a/%s", JANUS_FUZZ_FIXTURES, name);
-    FILE *f = fopen(src, "rb");
-    if (!f) {
-        perror(src);
-        abort();
-    }
-    static uint8_t buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    fuzz_file(dst, sizeof dst, name, buf, n);
+    static char buf[1 << 20];
+    char rel[256], dst[600];
+    snprintf(rel, sizeof rel, "janus-tiny-a/models/tiny-a/%s", name);
+    size_t n = fuzz_read_fixture(rel, buf, sizeof buf);
+    fuzz_file(dst, sizeof dst, name, (const uint8_t *)buf, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

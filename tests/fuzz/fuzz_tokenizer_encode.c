@@ -13,16 +13,8 @@
 static jn_tokenizer *tok;
 
 static void load_tokenizer(void) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/janus-tiny-a/models/tiny-a/tokenizer.json", JANUS_FUZZ_FIXTURES);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        abort();
-    }
     static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
+    size_t n = fuzz_read_fixture("janus-tiny-a/models/tiny-a/tokenizer.json", buf, sizeof buf);
     jn_error err = {0};
     tok = jn_tokenizer_load(buf, n, NULL, 0, &err);
     if (!tok) {

@@ -35,8 +35,7 @@ static inline const char *fuzz_dir(void) {
     return fuzz_dir_;
 }
 
-/* Writes data to <fuzz_dir>/name; returns the path (static buffer per call site is not needed:
- * the caller passes one). */
+/* Writes data to <fuzz_dir>/name; returns path (the caller's buffer). */
 static inline const char *fuzz_file(char *path, size_t path_size, const char *name, const uint8_t *data, size_t n) {
     snprintf(path, path_size, "%s/%s", fuzz_dir(), name);
     FILE *f = fopen(path, "wb");
@@ -45,6 +44,20 @@ static inline const char *fuzz_file(char *path, size_t path_size, const char *na
         abort();
     }
     return path;
+}
+
+/* Reads tests/fixtures/<rel> into buf (at most cap bytes); aborts when missing. Returns the size. */
+static inline size_t fuzz_read_fixture(const char *rel, char *buf, size_t cap) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", JANUS_FUZZ_FIXTURES, rel);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
 }
 
 static inline void fuzz_report(const char *what, const jn_error *err) {
