@@ -497,7 +497,9 @@ jn_status jn_image_write_png(const char *path, const uint8_t *rgb, int w, int h,
         return jn_fail(err, JN_ERR_NOMEM, "%s: out of memory (libpng)", path);
     }
     if (setjmp(png_jmpbuf(png))) {
-        st = jn_fail(err, JN_ERR_IO, "%s: PNG write failed: %s", path, e->msg);
+        int e_no = errno; /* a failed fwrite (full disk) is reported by libpng as "Write Error" */
+        st = ferror(f) && e_no ? jn_output_fail(err, tmp.tmp_path, "write", e_no)
+                               : jn_fail(err, JN_ERR_IO, "%s: PNG write failed: %s", path, e->msg);
         png_destroy_write_struct(&png, &info);
         free(e->text);
         free(e);
@@ -571,7 +573,9 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
     e->pub.error_exit = jpg_enc_error;
     e->pub.output_message = jpg_output_message;
     if (setjmp(e->jb)) {
-        st = jn_fail(err, JN_ERR_IO, "%s: JPEG write failed: %s", path, e->msg);
+        int e_no = errno; /* libjpeg: "Output file write error --- out of disk space?" */
+        st = ferror(f) && e_no ? jn_output_fail(err, tmp.tmp_path, "write", e_no)
+                               : jn_fail(err, JN_ERR_IO, "%s: JPEG write failed: %s", path, e->msg);
         jpeg_destroy_compress(cinfo);
         free(cinfo);
         free(e);
