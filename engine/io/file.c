@@ -283,6 +283,10 @@ jn_status jn_partial_open(jn_partial *p, const char *path, jn_error *err) {
 jn_status jn_partial_commit(jn_partial *p, int no_clobber, jn_error *err) {
     jn_status st = JN_OK;
     if (p->fd < 0) return jn_fail(err, JN_ERR_USAGE, "output already finished");
+    /* from here the name may stop being ours (renamed; then another run may create it anew): a
+     * signal now leaves at worst a stale partial file, which the next run takes over */
+    partial_unregister(p->slot);
+    p->slot = -1;
     if (fsync(p->fd) != 0) {
         st = jn_output_fail(err, p->tmp_path, "write (fsync)", errno);
     } else if (no_clobber) {
@@ -314,6 +318,8 @@ jn_status jn_partial_commit(jn_partial *p, int no_clobber, jn_error *err) {
 
 void jn_partial_discard(jn_partial *p) {
     if (!p) return;
+    partial_unregister(p->slot); /* before the unlink: after it the name may be another run's */
+    p->slot = -1;
     if (p->fd >= 0 && p->tmp_path) (void)unlink(p->tmp_path); /* we hold the lock: the file is ours */
     partial_release(p);
 }
