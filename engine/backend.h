@@ -25,6 +25,7 @@
 
 #include "base.h"
 #include "dtype.h"
+#include "sample.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,6 +126,34 @@ struct jn_backend {
                    int W, int stride, int pad);
     /* y[2H, 2W, C] = x[H, W, C] nearest-neighbour ×2 (out[y][x] = in[y/2][x/2]). */
     void (*upsample2x)(jn_backend *be, float *y, const float *x, int H, int W, int C);
+
+    /* ==== added by the CUDA work (issue 14): device-side sampling and step capture ==== */
+    /* Samples n_out ids from f32 logits (backend memory): rows as in jn_sample_rows (sample.h),
+     * cfg_pairs != 0: logits [2·n_out, C] in (cond, uncond) pairs mixed with sp->cfg, else
+     * [n_out, C]; the draw for row r uses jn_rng_uniform(sp->seed, stream0 + r, index). Writes
+     * each id repeat times to ids (backend memory: device memory on cuda, so the ids can feed
+     * get_rows_dev without a host round trip; download 4·n_out·repeat bytes to read them).
+     * Every backend returns the ids jn_sample_rows computes on the host (same arithmetic).
+     * Returns JN_OK or an error (host: out of memory; cuda: the sticky status). */
+    jn_status (*sample)(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
+                        int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
+                        jn_error *err);
+    /* get_rows with the ids in backend memory (ids [n] int32 in [0, N), unchecked on the device:
+     * out-of-range ids are clamped to N − 1 on cuda). ref/cpu: == get_rows. */
+    void (*get_rows_dev)(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n);
+    /* Step capture (CUDA graphs; NULL on ref/cpu, where callers just run the ops):
+     * capture_begin() starts recording the ops queued on the backend's stream; capture_end()
+     * instantiates them as graph slot `slot` (0 ≤ slot < 8; replaces a previous one) and returns
+     * JN_OK or why not (capture is refused while ops use host-memory arguments that change per
+     * call, see docs/cuda.md); replay(slot) launches it. Ops recorded in a graph must take their
+     * per-step values from device memory: the KV position is the device scalar returned by
+     * step_scalar(be, i) (int32, i < 8), written with set_step_scalar() before each replay. */
+    void (*capture_begin)(jn_backend *be);
+    jn_status (*capture_end)(jn_backend *be, int slot, jn_error *err);
+    jn_status (*replay)(jn_backend *be, int slot, jn_error *err);
+    int32_t *(*step_scalar)(jn_backend *be, int i);
+    void (*set_step_scalar)(jn_backend *be, int i, int32_t value);
+    /* ==== end of the CUDA block ==== */
 };
 
 /* Constructors. n_threads <= 0: all online CPUs. Return NULL + err on failure. */
@@ -139,6 +168,11 @@ int jn_backend_cuda_available(void);
  * "cuda device N: file:line: statement failed: reason" in err and returns its status. Call it
  * after synchronize()/download() to check a batch of ops. */
 jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
+
+/* The sample() op of host-memory backends (ref, cpu): jn_sample_rows with malloc'ed scratch. */
+jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
+                                 int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
+                                 jn_error *err);
 
 #ifdef __cplusplus
 }
