@@ -206,7 +206,7 @@ static void cu_destroy(jn_backend *be) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c) {
         cudaStreamSynchronize(c->stream);
-        jn_cuda_buf *bufs[] = {&c->s_w, &c->s_col, &c->s_idx, &c->s_gn, &c->s_att};
+        jn_cuda_buf *bufs[] = {&c->s_w, &c->s_col, &c->s_idx, &c->s_gn, &c->s_att, &c->s_samp};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]->p) cudaFree(bufs[i]->p);
         if (c->pinned) cudaFreeHost(c->pinned);
@@ -305,5 +305,7 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     be->copy2d = jn_cuda_copy2d;
     be->conv2d = jn_cuda_conv2d;
     be->upsample2x = jn_cuda_upsample2x;
+    be->sample = jn_cuda_sample;
+    be->get_rows_dev = jn_cuda_get_rows_dev;
     return be;
 }

@@ -34,6 +34,7 @@ struct jn_cuda_impl {
     /* scratch (device): converted weights, im2col columns, small index arrays, group-norm and
      * split-attention partials */
     jn_cuda_buf s_w, s_col, s_idx, s_gn, s_att;
+    jn_cuda_buf s_samp; /* sampler: scaled logits and weights [2, n_out, C] */
     int n_sm; /* multiprocessors (sizes the split of decode attention) */
     /* pinned host staging for weight uploads (two halves, double-buffered with events) */
     void *pinned;
@@ -102,6 +103,10 @@ void jn_cuda_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w
 void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n);
 void jn_cuda_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int H, int W,
                     int stride, int pad);
+void jn_cuda_get_rows_dev(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n);
+/* sample.cu */
+jn_status jn_cuda_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C, int cfg_pairs,
+                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, jn_error *err);
 /* ops.cu */
 void jn_cuda_rms_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps);
 void jn_cuda_layer_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M, int N,

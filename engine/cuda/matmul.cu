@@ -292,16 +292,19 @@ struct ids_inline {
 
 /* y[i, k] = W[ids[i], k] as f32; ids from the inline struct (dev_ids == NULL) or device memory */
 __global__ void get_rows_kernel(float *__restrict__ y, const uint8_t *__restrict__ W, size_t rb, int type, int64_t K,
-                                int n, ids_inline ids, const int32_t *__restrict__ dev_ids) {
+                                int n, ids_inline ids, const int32_t *__restrict__ dev_ids, int32_t N) {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= (int64_t)n * K) return;
     int i = (int)(e / K);
     int64_t k = e - (int64_t)i * K;
     int32_t id = dev_ids ? dev_ids[i] : ids.v[i];
+    id = id < 0 ? 0 : id >= N ? N - 1 : id; /* device ids are not checked by the host */
     y[e] = jn_load_w(type, W + (size_t)id * rb, k);
 }
 
-void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n) {
+/* ids_host != NULL: host ids (inline or uploaded); else dev_ids in device memory */
+static void get_rows_impl(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, const int32_t *dev_ids,
+                          int n) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n <= 0) return;
     int64_t K = jn_weight_cols(w);
@@ -311,17 +314,25 @@ void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_
         return;
     }
     ids_inline ids;
-    const int32_t *dev_ids = NULL;
-    if (n <= JN_IDS_INLINE) {
+    if (ids_host && n <= JN_IDS_INLINE) {
         memcpy(ids.v, ids_host, (size_t)n * sizeof(int32_t));
-    } else {
+    } else if (ids_host) {
         dev_ids = jn_cuda_upload_i32(c, ids_host, n);
         if (!dev_ids) return;
     }
     int64_t tot = (int64_t)n * K;
     get_rows_kernel<<<(unsigned)JN_CEIL_DIV(tot, 256), 256, 0, c->stream>>>(y, (const uint8_t *)w->dev, rb,
-                                                                             (int)w->type, K, n, ids, dev_ids);
+                                                                             (int)w->type, K, n, ids, dev_ids,
+                                                                             (int32_t)jn_weight_rows(w));
     JN_CUDA_LAUNCHED(c);
+}
+
+void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n) {
+    get_rows_impl(be, y, w, ids_host, NULL, n);
+}
+
+void jn_cuda_get_rows_dev(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n) {
+    get_rows_impl(be, y, w, NULL, ids, n);
 }
 
 /* ---------------------------------------------------------------- conv2d */
