@@ -169,6 +169,12 @@ int jn_backend_cuda_available(void);
  * after synchronize()/download() to check a batch of ops. */
 jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
 
+/* Precision of the cuda backend's large-M GEMMs (prefill, SigLIP, VQ convolutions): "f32"
+ * (default: pedantic FP32 SGEMM, the f32 contract above), "bf16" or "f16" (x and W rounded to
+ * that type, f32 accumulation on tensor cores; ~1e-3 relative error). The environment variable
+ * JANUS_CUDA_GEMM sets the initial value. Error for a non-cuda backend or an unknown name. */
+jn_status jn_backend_cuda_set_gemm(jn_backend *be, const char *precision, jn_error *err);
+
 /* The sample() op of host-memory backends (ref, cpu): jn_sample_rows with malloc'ed scratch. */
 jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
                                  int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,

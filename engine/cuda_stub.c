@@ -14,3 +14,8 @@ jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err) {
     (void)err;
     return JN_OK;
 }
+
+jn_status jn_backend_cuda_set_gemm(jn_backend *be, const char *precision, jn_error *err) {
+    (void)be;
+    return jn_fail(err, JN_ERR_USAGE, "GEMM precision %s: this janus was built without CUDA", precision ? precision : "");
+}

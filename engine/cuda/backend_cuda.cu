@@ -206,7 +206,8 @@ static void cu_destroy(jn_backend *be) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c) {
         cudaStreamSynchronize(c->stream);
-        jn_cuda_buf *bufs[] = {&c->s_w, &c->s_col, &c->s_idx, &c->s_gn, &c->s_att, &c->s_samp};
+        jn_cuda_buf *bufs[] = {&c->s_w,    &c->s_col, &c->s_idx, &c->s_gn,  &c->s_att,
+                               &c->s_samp, &c->s_xh,  &c->s_wh,  &c->s_ltws};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]->p) cudaFree(bufs[i]->p);
         if (c->pinned) cudaFreeHost(c->pinned);
@@ -214,6 +215,7 @@ static void cu_destroy(jn_backend *be) {
             cudaEventDestroy(c->ev[0]);
             cudaEventDestroy(c->ev[1]);
         }
+        if (c->lt) cublasLtDestroy(c->lt);
         if (c->cublas) cublasDestroy(c->cublas);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -253,6 +255,13 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         return NULL;
     }
     c->device = device;
+    const char *gm = getenv("JANUS_CUDA_GEMM");
+    if ((c->gemm_mode = jn_cuda_gemm_parse(gm)) < 0) {
+        jn_fail(err, JN_ERR_USAGE, "JANUS_CUDA_GEMM=%s: expected f32, bf16 or f16", gm);
+        free(be);
+        free(c);
+        return NULL;
+    }
     be->name = "cuda";
     be->impl = c;
     if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) {

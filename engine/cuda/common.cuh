@@ -11,6 +11,7 @@
 #ifndef JANUS_ENGINE_CUDA_COMMON_CUH
 #define JANUS_ENGINE_CUDA_COMMON_CUH
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -27,14 +28,20 @@ struct jn_cuda_buf {
     size_t cap;
 };
 
+/* precision of the large-M GEMMs (gemm_lt.cu) */
+enum { JN_CUDA_GEMM_F32 = 0, JN_CUDA_GEMM_BF16 = 1, JN_CUDA_GEMM_F16 = 2 };
+
 struct jn_cuda_impl {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
+    cublasLtHandle_t lt; /* created on first half-precision GEMM */
+    int gemm_mode;       /* JN_CUDA_GEMM_*: JANUS_CUDA_GEMM at create, jn_backend_cuda_set_gemm */
     /* scratch (device): converted weights, im2col columns, small index arrays, group-norm and
      * split-attention partials */
     jn_cuda_buf s_w, s_col, s_idx, s_gn, s_att;
-    jn_cuda_buf s_samp; /* sampler: scaled logits and weights [2, n_out, C] */
+    jn_cuda_buf s_samp;               /* sampler: scaled logits and weights [2, n_out, C] */
+    jn_cuda_buf s_xh, s_wh, s_ltws;   /* half GEMM: converted x, converted W rows, cuBLASLt workspace */
     int n_sm; /* multiprocessors (sizes the split of decode attention) */
     /* pinned host staging for weight uploads (two halves, double-buffered with events) */
     void *pinned;
@@ -96,6 +103,14 @@ void jn_cuda_weight_rows_f32(jn_cuda_impl *c, float *dst, const jn_weight *w, in
  * ldy is the row stride of y in floats. */
 void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const float *wf, int M, int N,
                        int K);
+
+/* gemm_lt.cu: y[M, N] (row stride ldy) = x[M, K] · Wᵀ with x and W rounded to the half type of
+ * c->gemm_mode (≠ F32) and f32 accumulation on tensor cores; W is the weight w (any dtype) or,
+ * when w == NULL, the f32 device matrix wf[N, K]. */
+void jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const jn_weight *w, const float *wf,
+                       int M, int N, int K);
+int jn_cuda_gemm_parse(const char *s); /* "f32"/"bf16"/"f16" (NULL/"" = f32) → JN_CUDA_GEMM_*, -1 if unknown */
+const char *jn_cuda_gemm_name(int mode);
 
 /* ---------------------------------------------------------------- op entry points (jn_backend table) */
 /* matmul.cu */

@@ -9,6 +9,7 @@
  *    scratch) and multiplied with cuBLAS SGEMM in pedantic FP32 (no TF32), so the result meets the
  *    f32 contract of backend.h: relative error ~1e-6 vs the f64 reference, not the ~1e-3 of a
  *    bf16-activation GEMM. Cost: one extra pass over W per call (cheap next to the GEMM at large M).
+ *    JANUS_CUDA_GEMM=bf16|f16 sends this path to tensor cores instead (gemm_lt.cu).
  * Convolution: channels-last im2col in bounded chunks into device scratch with the weight
  * converted once per call to f32 and permuted to [Cout, kh, kw, Cin] (so each im2col row is
  * contiguous Cin runs of x), then SGEMM. 1×1 stride-1 unpadded convs go straight to matmul. */
@@ -239,6 +240,10 @@ void jn_cuda_add_bias(jn_cuda_impl *c, float *y, const float *bias, int64_t M, i
 
 void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const float *wf, int M, int N, int K) {
     if (M <= 0 || N <= 0) return;
+    if (c->gemm_mode != JN_CUDA_GEMM_F32) { /* tensor cores (conv2d's im2col GEMMs) */
+        jn_cuda_half_gemm(c, y, ldy, x, NULL, wf, M, N, K);
+        return;
+    }
     const float one = 1.0f, zero = 0.0f;
     /* column-major view: yᵀ[N, M] = Wf[N, K] · xᵀ[K, M]  (Wf row-major [N,K] = col-major [K,N], op T) */
     (void)JN_CUBLAS_OK(c, cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wf, K, x, K, &zero, y,
@@ -262,7 +267,9 @@ static void matmul_impl(jn_cuda_impl *c, float *y, const float *x, const jn_weig
         gemv(c, y, x, w, b, M, N, K, rb);
         return;
     }
-    if (w->type == JN_F32) {
+    if (c->gemm_mode != JN_CUDA_GEMM_F32) {
+        jn_cuda_half_gemm(c, y, N, x, w, NULL, M, N, K);
+    } else if (w->type == JN_F32) {
         jn_cuda_sgemm_xwt(c, y, N, x, (const float *)w->dev, M, N, K);
     } else {
         int64_t nc = JN_WCHUNK_FLOATS / K64;
