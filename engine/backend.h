@@ -169,11 +169,17 @@ int jn_backend_cuda_available(void);
  * after synchronize()/download() to check a batch of ops. */
 jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
 
-/* Precision of the cuda backend's large-M GEMMs (prefill, SigLIP, VQ convolutions): "f32"
- * (default: pedantic FP32 SGEMM, the f32 contract above), "bf16" or "f16" (x and W rounded to
- * that type, f32 accumulation on tensor cores; ~1e-3 relative error). The environment variable
- * JANUS_CUDA_GEMM sets the initial value. Error for a non-cuda backend or an unknown name. */
-jn_status jn_backend_cuda_set_gemm(jn_backend *be, const char *precision, jn_error *err);
+/* Settings of the cuda backend (error for other backends and unknown keys/values):
+ *  "gemm"  = "f32" (default: pedantic FP32 SGEMM, the f32 contract above) | "bf16" | "f16": the
+ *            large-M GEMMs (prefill, SigLIP, VQ convolutions) round x and W to that type and
+ *            accumulate in f32 on tensor cores (~1e-3 relative error). Initial: $JANUS_CUDA_GEMM.
+ *  "cudnn" = "auto" (default: cuDNN for conv2d when libcudnn.so.9 loads) | "on" (error if it
+ *            does not) | "off" (own kernels). Initial: $JANUS_CUDNN (AUTO|ON|OFF); with ON an
+ *            unusable cuDNN already fails jn_backend_cuda_create. */
+jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const char *value, jn_error *err);
+/* One line for `janus info`: device, memory, GEMM precision, conv2d engine (and why not cuDNN).
+ * Returns snprintf's count. */
+int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n);
 
 /* The sample() op of host-memory backends (ref, cpu): jn_sample_rows with malloc'ed scratch. */
 jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,

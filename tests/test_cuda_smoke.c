@@ -419,6 +419,55 @@ static void bench(void) {
     }
 }
 
+/* conv2d through cuDNN against the own im2col path (both f32 FMA: a few ulps apart) */
+static void t_conv_engines(void) {
+    jn_error err = {0};
+    char info[512];
+    if (jn_backend_cuda_set(C, "cudnn", "on", &err) != JN_OK) {
+        fprintf(stderr, "skip cuDNN comparison: %s\n", err.msg);
+        TU_CHECK(jn_backend_cuda_set(C, "cudnn", "auto", &err) == JN_OK, "%s", err.msg);
+        return;
+    }
+    jn_backend_cuda_describe(C, info, sizeof info);
+    fprintf(stderr, "%s\n", info);
+    TU_CHECK(strstr(info, "cuDNN") != NULL, "describe names cuDNN: %s", info);
+    struct {
+        jn_dtype t;
+        int Cout, Cin, k, H, W, stride, pad;
+    } cs[] = {{JN_F32, 128, 128, 3, 24, 24, 1, 1}, {JN_BF16, 64, 32, 3, 17, 13, 2, 1}, {JN_F16, 32, 3, 4, 16, 16, 4, 0},
+              {JN_Q8_0, 8, 32, 3, 11, 10, 2, 1}};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        int64_t ws[4] = {cs[i].Cout, cs[i].Cin, cs[i].k, cs[i].k}, bs[1] = {cs[i].Cout};
+        tw w, b;
+        tw_make(&w, cs[i].t, 4, ws, 0.3f);
+        tw_make(&b, JN_F32, 1, bs, 0.5f);
+        int Ho = (cs[i].H + 2 * cs[i].pad - cs[i].k) / cs[i].stride + 1;
+        int Wo = (cs[i].W + 2 * cs[i].pad - cs[i].k) / cs[i].stride + 1;
+        size_t nx = (size_t)cs[i].H * cs[i].W * cs[i].Cin, ny = (size_t)Ho * Wo * cs[i].Cout;
+        float *x = rnd(nx, 1.0f);
+        float *xd = dev_from(x, nx), *y1 = dev_from(NULL, ny), *y2 = dev_from(NULL, ny);
+        jn_backend_cuda_set(C, "cudnn", "on", &err);
+        C->conv2d(C, y1, xd, &w.wc, &b.wc, cs[i].H, cs[i].W, cs[i].stride, cs[i].pad);
+        jn_backend_cuda_set(C, "cudnn", "off", &err);
+        C->conv2d(C, y2, xd, &w.wc, &b.wc, cs[i].H, cs[i].W, cs[i].stride, cs[i].pad);
+        float *h1 = host_from(y1, ny), *h2 = host_from(y2, ny);
+        char name[128];
+        snprintf(name, sizeof name, "conv2d cuDNN vs own %s [%d,%d,%d,%d] on %dx%d stride %d", jn_dtype_name(cs[i].t),
+                 cs[i].Cout, cs[i].Cin, cs[i].k, cs[i].k, cs[i].H, cs[i].W, cs[i].stride);
+        tu_close(name, h1, h2, ny, 1e-4, 1e-6);
+        C->free(C, xd);
+        C->free(C, y1);
+        C->free(C, y2);
+        free(x);
+        free(h1);
+        free(h2);
+        tw_free(&w);
+        tw_free(&b);
+    }
+    TU_CHECK(jn_backend_cuda_set(C, "cudnn", "maybe", &err) == JN_ERR_USAGE, "bad cudnn value refused");
+    TU_CHECK(jn_backend_cuda_set(C, "cudnn", "auto", &err) == JN_OK, "%s", err.msg);
+}
+
 int main(void) {
     if (!jn_backend_cuda_available()) {
         fprintf(stderr, "skip: no CUDA device (or built without CUDA)\n");
@@ -468,6 +517,7 @@ int main(void) {
     t_conv(JN_F32, 5, 16, 1, 1, 6, 4, 1, 0, 0, 2); /* [Cout, Cin] weight as 1×1 */
     t_conv(JN_BF16, 32, 3, 4, 4, 16, 16, 4, 0, 1, 4);
     t_conv(JN_Q8_0, 8, 32, 3, 3, 11, 10, 2, 1, 1, 4);
+    t_conv_engines();
 
     /* tensor cores: the large-M matmuls and the convolutions again with bf16 / f16 GEMMs. Bounds:
      * x and W each rounded to 8 (bf16) / 11 (f16) significant bits, K ≤ 1024 terms of random sign:
@@ -476,7 +526,7 @@ int main(void) {
     const char *modes[2] = {"bf16", "f16"};
     const double rels[2] = {1e-2, 1.5e-3}, abss[2] = {0.15, 0.02};
     for (int q = 0; q < 2; q++) {
-        TU_CHECK(jn_backend_cuda_set_gemm(C, modes[q], &err) == JN_OK, "%s", err.msg);
+        TU_CHECK(jn_backend_cuda_set(C, "gemm", modes[q], &err) == JN_OK, "%s", err.msg);
         gemm_rel = conv_rel = rels[q];
         gemm_abs = conv_abs = abss[q];
         fprintf(stderr, "-- GEMM precision %s\n", modes[q]);
@@ -488,9 +538,9 @@ int main(void) {
         t_conv(JN_BF16, 32, 3, 4, 4, 16, 16, 4, 0, 1, 4);
         t_conv(JN_F32, 5, 16, 1, 1, 6, 4, 1, 0, 1, 4);
     }
-    TU_CHECK(jn_backend_cuda_set_gemm(C, "f32", &err) == JN_OK, "%s", err.msg);
-    TU_CHECK(jn_backend_cuda_set_gemm(C, "tf32", &err) == JN_ERR_USAGE, "unknown precision refused");
-    TU_CHECK(jn_backend_cuda_set_gemm(R, "bf16", &err) == JN_ERR_USAGE, "ref backend has no GEMM precision");
+    TU_CHECK(jn_backend_cuda_set(C, "gemm", "f32", &err) == JN_OK, "%s", err.msg);
+    TU_CHECK(jn_backend_cuda_set(C, "gemm", "tf32", &err) == JN_ERR_USAGE, "unknown precision refused");
+    TU_CHECK(jn_backend_cuda_set(R, "gemm", "bf16", &err) == JN_ERR_USAGE, "ref backend has no GEMM precision");
     gemm_abs = 2e-4, gemm_rel = 1e-5, conv_abs = 1e-4, conv_rel = 1e-5;
 
     const char *bn = getenv("JANUS_CUDA_BENCH");

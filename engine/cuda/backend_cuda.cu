@@ -46,6 +46,47 @@ extern "C" jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err) {
     return jn_fail(err, c->code, "cuda device %d: %s", c->device, c->msg);
 }
 
+extern "C" jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const char *value, jn_error *err) {
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl)
+        return jn_fail(err, JN_ERR_USAGE, "%s=%s: only the cuda backend has this setting", key ? key : "?",
+                       value ? value : "");
+    jn_cuda_impl *c = jn_cuda(be);
+    if (key && !strcmp(key, "gemm")) {
+        int m = jn_cuda_gemm_parse(value);
+        if (m < 0) return jn_fail(err, JN_ERR_USAGE, "GEMM precision '%s': expected f32, bf16 or f16", value);
+        c->gemm_mode = m;
+        return JN_OK;
+    }
+    if (key && !strcmp(key, "cudnn")) {
+        int m = jn_cuda_cudnn_parse(value);
+        if (m < 0) return jn_fail(err, JN_ERR_USAGE, "cudnn '%s': expected auto, on or off", value);
+        return jn_cuda_cudnn_setup(c, m, err);
+    }
+    return jn_fail(err, JN_ERR_USAGE, "cuda setting '%s': expected gemm or cudnn", key ? key : "(null)");
+}
+
+extern "C" int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n) {
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl) return snprintf(buf, n, "not a cuda backend");
+    jn_cuda_impl *c = jn_cuda(be);
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, c->device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(p.name, sizeof p.name, "?");
+        p.major = p.minor = 0;
+        p.totalGlobalMem = 0;
+    }
+    size_t v = jn_cuda_cudnn_version(c);
+    char conv[256];
+    if (v)
+        snprintf(conv, sizeof conv, "cuDNN %zu.%zu.%zu", v / 10000, v / 100 % 100, v % 100);
+    else
+        snprintf(conv, sizeof conv, "own im2col kernels (%s)", c->cudnn_why);
+    return snprintf(buf, n, "cuda device %d: %s (sm_%d%d, %zu MiB), %d SMs; large GEMMs %s; conv2d %s", c->device,
+                    p.name, p.major, p.minor, (size_t)(p.totalGlobalMem >> 20), c->n_sm,
+                    c->gemm_mode == JN_CUDA_GEMM_F32 ? "FP32 (pedantic SGEMM)" : jn_cuda_gemm_name(c->gemm_mode),
+                    conv);
+}
+
 /* ---------------------------------------------------------------- scratch */
 
 void *jn_cuda_scratch(jn_cuda_impl *c, jn_cuda_buf *b, size_t nbytes) {
@@ -206,8 +247,8 @@ static void cu_destroy(jn_backend *be) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c) {
         cudaStreamSynchronize(c->stream);
-        jn_cuda_buf *bufs[] = {&c->s_w,    &c->s_col, &c->s_idx, &c->s_gn,  &c->s_att,
-                               &c->s_samp, &c->s_xh,  &c->s_wh,  &c->s_ltws};
+        jn_cuda_buf *bufs[] = {&c->s_w,  &c->s_col, &c->s_idx,  &c->s_gn,   &c->s_att,
+                               &c->s_samp, &c->s_xh, &c->s_wh, &c->s_ltws, &c->s_dnnws};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]->p) cudaFree(bufs[i]->p);
         if (c->pinned) cudaFreeHost(c->pinned);
@@ -215,6 +256,7 @@ static void cu_destroy(jn_backend *be) {
             cudaEventDestroy(c->ev[0]);
             cudaEventDestroy(c->ev[1]);
         }
+        jn_cuda_cudnn_free(c);
         if (c->lt) cublasLtDestroy(c->lt);
         if (c->cublas) cublasDestroy(c->cublas);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -255,9 +297,13 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         return NULL;
     }
     c->device = device;
-    const char *gm = getenv("JANUS_CUDA_GEMM");
-    if ((c->gemm_mode = jn_cuda_gemm_parse(gm)) < 0) {
-        jn_fail(err, JN_ERR_USAGE, "JANUS_CUDA_GEMM=%s: expected f32, bf16 or f16", gm);
+    const char *gm = getenv("JANUS_CUDA_GEMM"), *dm = getenv("JANUS_CUDNN");
+    int dnn_mode = jn_cuda_cudnn_parse(dm);
+    if ((c->gemm_mode = jn_cuda_gemm_parse(gm)) < 0 || dnn_mode < 0) {
+        if (dnn_mode < 0)
+            jn_fail(err, JN_ERR_USAGE, "JANUS_CUDNN=%s: expected AUTO, ON or OFF", dm);
+        else
+            jn_fail(err, JN_ERR_USAGE, "JANUS_CUDA_GEMM=%s: expected f32, bf16 or f16", gm);
         free(be);
         free(c);
         return NULL;
@@ -284,6 +330,10 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     if ((s = cublasSetStream(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS ||
         (s = cublasSetMathMode(c->cublas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
         jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cuBLAS setup failed: %s", device, jn_cublas_status_str(s));
+        cu_destroy(be);
+        return NULL;
+    }
+    if (jn_cuda_cudnn_setup(c, dnn_mode, err) != JN_OK) {
         cu_destroy(be);
         return NULL;
     }

@@ -30,18 +30,25 @@ struct jn_cuda_buf {
 
 /* precision of the large-M GEMMs (gemm_lt.cu) */
 enum { JN_CUDA_GEMM_F32 = 0, JN_CUDA_GEMM_BF16 = 1, JN_CUDA_GEMM_F16 = 2 };
+/* use of cuDNN for conv2d (conv_cudnn.cu) */
+enum { JN_CUDNN_AUTO = 0, JN_CUDNN_ON = 1, JN_CUDNN_OFF = 2 };
+struct jn_cudnn; /* the dlopen'ed library and its handle (conv_cudnn.cu) */
 
 struct jn_cuda_impl {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
     cublasLtHandle_t lt; /* created on first half-precision GEMM */
-    int gemm_mode;       /* JN_CUDA_GEMM_*: JANUS_CUDA_GEMM at create, jn_backend_cuda_set_gemm */
+    int gemm_mode;       /* JN_CUDA_GEMM_*: JANUS_CUDA_GEMM at create, jn_backend_cuda_set "gemm" */
+    jn_cudnn *dnn;       /* NULL: conv2d uses the own kernels */
+    int cudnn_mode;      /* JN_CUDNN_*: JANUS_CUDNN at create, jn_backend_cuda_set "cudnn" */
+    char cudnn_why[192]; /* why dnn is NULL */
     /* scratch (device): converted weights, im2col columns, small index arrays, group-norm and
      * split-attention partials */
     jn_cuda_buf s_w, s_col, s_idx, s_gn, s_att;
     jn_cuda_buf s_samp;               /* sampler: scaled logits and weights [2, n_out, C] */
     jn_cuda_buf s_xh, s_wh, s_ltws;   /* half GEMM: converted x, converted W rows, cuBLASLt workspace */
+    jn_cuda_buf s_dnnws;              /* cuDNN workspace */
     int n_sm; /* multiprocessors (sizes the split of decode attention) */
     /* pinned host staging for weight uploads (two halves, double-buffered with events) */
     void *pinned;
@@ -111,6 +118,17 @@ void jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, c
                        int M, int N, int K);
 int jn_cuda_gemm_parse(const char *s); /* "f32"/"bf16"/"f16" (NULL/"" = f32) → JN_CUDA_GEMM_*, -1 if unknown */
 const char *jn_cuda_gemm_name(int mode);
+
+/* conv_cudnn.cu */
+int jn_cuda_cudnn_parse(const char *s); /* "auto"/"on"/"off" (NULL/"" = auto) → JN_CUDNN_*, -1 if unknown */
+/* Applies mode: loads cuDNN unless OFF; error only for ON without a usable cuDNN. */
+jn_status jn_cuda_cudnn_setup(jn_cuda_impl *c, int mode, jn_error *err);
+void jn_cuda_cudnn_free(jn_cuda_impl *c);
+size_t jn_cuda_cudnn_version(const jn_cuda_impl *c); /* 0: not in use */
+/* y[Ho, Wo, Cout] = conv(x[H, W, Cin], wf[Cout, kh, kw, Cin] f32), no bias. Returns 1 if done (or
+ * an error was recorded), 0 if the caller must use the own kernels. */
+int jn_cuda_conv_cudnn(jn_cuda_impl *c, float *y, const float *x, const float *wf, int H, int W, int Cin, int Cout,
+                       int kh, int kw, int stride, int pad, int Ho, int Wo);
 
 /* ---------------------------------------------------------------- op entry points (jn_backend table) */
 /* matmul.cu */

@@ -5,7 +5,7 @@
  * Why opt-in: backend.h promises f32 activations; a bf16 GEMM rounds x and W to 8 significant
  * bits (relative error of a K-term dot product ~1e-3 instead of ~1e-6), f16 to 11 bits (with a
  * ±65504 range that the VQ decoder's activations can exceed). The default stays the pedantic FP32
- * SGEMM; JANUS_CUDA_GEMM=bf16|f16 (or jn_backend_cuda_set_gemm) selects the tensor cores.
+ * SGEMM; JANUS_CUDA_GEMM=bf16|f16 (or jn_backend_cuda_set(be, "gemm", ...)) selects the tensor cores.
  * Weights already stored in the chosen half type are used in place; other dtypes are converted
  * row chunk by row chunk into scratch (one pass over W, as the f32 path does). Decode (M ≤ 16)
  * keeps the native-dtype GEMV kernels of matmul.cu, which read q8_0/q4_0/bf16 directly. */
@@ -25,15 +25,6 @@ int jn_cuda_gemm_parse(const char *s) {
     if (!strcmp(s, "bf16")) return JN_CUDA_GEMM_BF16;
     if (!strcmp(s, "f16") || !strcmp(s, "fp16")) return JN_CUDA_GEMM_F16;
     return -1;
-}
-
-extern "C" jn_status jn_backend_cuda_set_gemm(jn_backend *be, const char *mode, jn_error *err) {
-    if (!be || !be->name || strcmp(be->name, "cuda") != 0)
-        return jn_fail(err, JN_ERR_USAGE, "GEMM precision %s: only the cuda backend has a choice", mode ? mode : "");
-    int m = jn_cuda_gemm_parse(mode);
-    if (m < 0) return jn_fail(err, JN_ERR_USAGE, "GEMM precision '%s': expected f32, bf16 or f16", mode);
-    jn_cuda(be)->gemm_mode = m;
-    return JN_OK;
 }
 
 template <typename T> __device__ __forceinline__ T jn_to_half(float v);

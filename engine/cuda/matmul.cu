@@ -12,7 +12,8 @@
  *    JANUS_CUDA_GEMM=bf16|f16 sends this path to tensor cores instead (gemm_lt.cu).
  * Convolution: channels-last im2col in bounded chunks into device scratch with the weight
  * converted once per call to f32 and permuted to [Cout, kh, kw, Cin] (so each im2col row is
- * contiguous Cin runs of x), then SGEMM. 1×1 stride-1 unpadded convs go straight to matmul. */
+ * contiguous Cin runs of x), then SGEMM; with cuDNN loaded (conv_cudnn.cu) that permuted weight
+ * goes to cuDNN instead. 1×1 stride-1 unpadded convs go straight to matmul. */
 #include "common.cuh"
 
 #define JN_GEMV_MAX_M 16
@@ -388,6 +389,10 @@ void jn_cuda_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w
     conv_weight_f32_kernel<<<(unsigned)JN_CEIL_DIV(tw, 256), 256, 0, c->stream>>>(wf, (const uint8_t *)w->dev, rb,
                                                                                    (int)w->type, Cout, Cin, kh, kw);
     JN_CUDA_LAUNCHED(c);
+    if (c->dnn && jn_cuda_conv_cudnn(c, y, x, wf, H, W, Cin, Cout, kh, kw, stride, pad, Ho, Wo)) {
+        jn_cuda_add_bias(c, y, bias ? (const float *)bias->dev : NULL, P, Cout);
+        return;
+    }
     int64_t pc = JN_COL_FLOATS / K;
     if (pc < 1) pc = 1;
     if (pc > P) pc = P;
