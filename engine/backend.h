@@ -50,6 +50,8 @@ static inline int64_t jn_weight_cols(const jn_weight *w) {
 }
 
 typedef struct jn_backend jn_backend;
+#define JN_BACKEND_GRAPH_SLOTS 8  /* captured graphs per backend (capture_end) */
+#define JN_BACKEND_STEP_SCALARS 8 /* device int32 scalars per backend (step_scalar) */
 struct jn_backend {
     const char *name; /* "ref", "cpu", "cuda" */
     void *impl;       /* implementation state (thread pool, cuBLAS handle, stream, scratch) */
@@ -130,29 +132,45 @@ struct jn_backend {
     /* ==== added by the CUDA work (issue 14): device-side sampling and step capture ==== */
     /* Samples n_out ids from f32 logits (backend memory): rows as in jn_sample_rows (sample.h),
      * cfg_pairs != 0: logits [2·n_out, C] in (cond, uncond) pairs mixed with sp->cfg, else
-     * [n_out, C]; the draw for row r uses jn_rng_uniform(sp->seed, stream0 + r, index). Writes
-     * each id repeat times to ids (backend memory: device memory on cuda, so the ids can feed
-     * get_rows_dev without a host round trip; download 4·n_out·repeat bytes to read them).
-     * Every backend returns the ids jn_sample_rows computes on the host (same arithmetic).
+     * [n_out, C]; the draw for row r uses jn_rng_uniform(sp->seed, stream0 + r, index + d) with
+     * d = *index_dev (an int32 in backend memory, e.g. step_scalar(be, 0)) or 0 if index_dev is
+     * NULL. Writes each id repeat times to ids (backend memory: device memory on cuda, so the ids
+     * can feed get_rows_dev without a host round trip; download 4·n_out·repeat bytes to read
+     * them). Every backend returns the ids jn_sample_rows computes on the host (same arithmetic).
      * Returns JN_OK or an error (host: out of memory; cuda: the sticky status). */
     jn_status (*sample)(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
                         int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
-                        jn_error *err);
+                        const int32_t *index_dev, jn_error *err);
     /* get_rows with the ids in backend memory (ids [n] int32 in [0, N), unchecked on the device:
-     * out-of-range ids are clamped to N − 1 on cuda). ref/cpu: == get_rows. */
+     * out-of-range ids are clamped on cuda). */
     void (*get_rows_dev)(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n);
-    /* Step capture (CUDA graphs; NULL on ref/cpu, where callers just run the ops):
-     * capture_begin() starts recording the ops queued on the backend's stream; capture_end()
-     * instantiates them as graph slot `slot` (0 ≤ slot < 8; replaces a previous one) and returns
-     * JN_OK or why not (capture is refused while ops use host-memory arguments that change per
-     * call, see docs/cuda.md); replay(slot) launches it. Ops recorded in a graph must take their
-     * per-step values from device memory: the KV position is the device scalar returned by
-     * step_scalar(be, i) (int32, i < 8), written with set_step_scalar() before each replay. */
+    /* Position-delta variants for captured steps: identical to rope / attention / copy2d with an
+     * int32 delta d = *dpos read from backend memory when the op runs (dpos = step_scalar(be, i);
+     * NULL: d = 0):
+     * rope positions pos0_host[s] + d + t; attention over n_kv + d keys (n_kv ≥ 1 is the count at
+     * capture and sizes the key split); copy2d writes to y + d·ldy (the KV cache row). */
+    void (*rope_dpos)(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                      const int32_t *pos0_host, const int32_t *dpos, float theta);
+    void (*attention_dpos)(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                           int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                           int causal, float scale, const int32_t *dpos);
+    void (*copy2d_dpos)(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                        const int32_t *dpos);
+    /* Step capture (CUDA graphs; NULL on ref/cpu, where callers run the ops eagerly, using
+     * step_scalar/set_step_scalar there too). capture_begin() starts recording the ops queued on
+     * the backend's stream (nothing runs); capture_end() instantiates them as graph slot `slot`
+     * (0 ≤ slot < JN_BACKEND_GRAPH_SLOTS, replacing an earlier one) and returns JN_OK or why not;
+     * replay(slot) launches it. Rules for captured ops (docs/cuda.md): run the same step once
+     * eagerly first (grow-only scratch must not grow inside a capture), take per-step values
+     * only from device memory (ids via sample + get_rows_dev, positions via the *_dpos ops and
+     * index_dev), no upload/download/synchronize inside. step_scalar(be, i) (i < 8) is an int32
+     * in backend memory; set_step_scalar writes it in stream order (before the next replay). */
     void (*capture_begin)(jn_backend *be);
     jn_status (*capture_end)(jn_backend *be, int slot, jn_error *err);
     jn_status (*replay)(jn_backend *be, int slot, jn_error *err);
     int32_t *(*step_scalar)(jn_backend *be, int i);
     void (*set_step_scalar)(jn_backend *be, int i, int32_t value);
+    int32_t step_scalars_host[JN_BACKEND_STEP_SCALARS]; /* their storage on host backends */
     /* ==== end of the CUDA block ==== */
 };
 
@@ -181,10 +199,13 @@ jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const char *value
  * Returns snprintf's count. */
 int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n);
 
-/* The sample() op of host-memory backends (ref, cpu): jn_sample_rows with malloc'ed scratch. */
+/* Host-memory backends (ref, cpu) share these implementations of the entries above
+ * (engine/sample.c, engine/cpu/step_ops.c): they read the scalars directly and call the backend's
+ * own rope / attention / copy2d. */
 jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
                                  int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
-                                 jn_error *err);
+                                 const int32_t *index_dev, jn_error *err);
+void jn_backend_host_step_ops(jn_backend *be); /* fills get_rows_dev … set_step_scalar, sample */
 
 #ifdef __cplusplus
 }

@@ -226,8 +226,9 @@ void jn_sample_rows(int32_t *ids, int repeat, const float *logits, int n_out, in
 
 jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
                                  int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
-                                 jn_error *err) {
+                                 const int32_t *index_dev, jn_error *err) {
     (void)be;
+    if (index_dev) index += (uint64_t)(int64_t)*index_dev;
     if (n_out <= 0) return JN_OK;
     if (C <= 0 || repeat < 1 || !sp)
         return jn_fail(err, JN_ERR_USAGE, "sample: bad arguments (C %d, repeat %d, params %s)", C, repeat,

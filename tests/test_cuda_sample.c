@@ -52,7 +52,7 @@ static void compare(const float *logits_host, int n_out, int C, int cfg_pairs, c
     TU_CHECK(d && ids_d, "alloc");
     G->upload(G, d, logits_host, rows * C * sizeof(float));
     jn_error err = {0};
-    TU_CHECK(G->sample(G, ids_d, 2, d, n_out, C, cfg_pairs, sp, 5, step, &err) == JN_OK, "sample: %s", err.msg);
+    TU_CHECK(G->sample(G, ids_d, 2, d, n_out, C, cfg_pairs, sp, 5, step, NULL, &err) == JN_OK, "sample: %s", err.msg);
     G->download(G, got, ids_d, (size_t)n_out * 2 * sizeof(int32_t));
     jn_sample_rows(want, 2, logits_host, n_out, C, cfg_pairs, sp, 5, step, wf, wi);
     for (int r = 0; r < n_out; r++) {
@@ -138,11 +138,11 @@ static void test_speed(void) {
         const char *names[] = {"temperature only", "top-p 0.9", "top-k 100"};
         for (int m = 0; m < 3; m++) {
             jn_error err = {0};
-            G->sample(G, ids_d, 2, d, n_out, C, 1, &modes[m], 0, 0, &err); /* warm-up */
+            G->sample(G, ids_d, 2, d, n_out, C, 1, &modes[m], 0, 0, NULL, &err); /* warm-up */
             G->synchronize(G);
             const int reps = 50;
             double t0 = jn_time_s();
-            for (int r = 0; r < reps; r++) G->sample(G, ids_d, 2, d, n_out, C, 1, &modes[m], 0, (uint64_t)r, &err);
+            for (int r = 0; r < reps; r++) G->sample(G, ids_d, 2, d, n_out, C, 1, &modes[m], 0, (uint64_t)r, NULL, &err);
             G->synchronize(G);
             printf("cuda sample C=%d n=%d %s: %.1f us per step\n", C, n_out, names[m], (jn_time_s() - t0) / reps * 1e6);
         }

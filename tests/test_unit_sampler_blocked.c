@@ -424,7 +424,7 @@ static void test_rows_and_ops(void) {
             for (int b = 0; b < 2; b++) {
                 if (!bes[b]) continue;
                 memset(op_ids, 0xff, sizeof op_ids);
-                TU_CHECK(bes[b]->sample(bes[b], op_ids, 2, lg, NO, C, pairs, sp, 3, 11, &err) == JN_OK, "%s", err.msg);
+                TU_CHECK(bes[b]->sample(bes[b], op_ids, 2, lg, NO, C, pairs, sp, 3, 11, NULL, &err) == JN_OK, "%s", err.msg);
                 TU_CHECK(memcmp(op_ids, ids, sizeof ids) == 0, "%s sample op == jn_sample_rows (params %zu, pairs %d)",
                          bes[b]->name, q, pairs);
             }
@@ -433,7 +433,7 @@ static void test_rows_and_ops(void) {
     for (int b = 0; b < 2; b++) {
         if (!bes[b]) continue;
         int32_t one = 0;
-        TU_CHECK(bes[b]->sample(bes[b], &one, 0, lg, 1, C, 0, &sps[0], 0, 0, &err) == JN_ERR_USAGE, "repeat 0 refused");
+        TU_CHECK(bes[b]->sample(bes[b], &one, 0, lg, 1, C, 0, &sps[0], 0, 0, NULL, &err) == JN_ERR_USAGE, "repeat 0 refused");
         TU_CHECK(bes[b]->capture_begin == NULL && bes[b]->replay == NULL, "no capture on host backends");
         bes[b]->destroy(bes[b]);
     }

@@ -422,7 +422,6 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
     be->copy2d = cpu_copy2d;
     be->conv2d = jn_cpu_conv2d;
     be->upsample2x = cpu_upsample2x;
-    be->sample = jn_backend_host_sample;
-    be->get_rows_dev = cpu_get_rows;
+    jn_backend_host_step_ops(be); /* sample, get_rows_dev, *_dpos, step scalars */
     return be;
 }

@@ -167,6 +167,76 @@ static void cu_synchronize(jn_backend *be) {
     JN_CUDA_CHECK(c, cudaStreamSynchronize(c->stream));
 }
 
+/* ---------------------------------------------------------------- step capture (CUDA graphs) */
+
+static void cu_capture_begin(jn_backend *be) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (c->failed) return;
+    if (c->capturing) {
+        jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "capture_begin", "a capture is already in progress");
+        return;
+    }
+    /* thread-local mode: other threads' unsafe CUDA calls are not affected by this capture */
+    if (JN_CUDA_OK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal))) c->capturing = 1;
+}
+
+static jn_status cu_capture_end(jn_backend *be, int slot, jn_error *err) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (slot < 0 || slot >= JN_BACKEND_GRAPH_SLOTS)
+        return jn_fail(err, JN_ERR_USAGE, "capture_end: slot %d outside 0..%d", slot, JN_BACKEND_GRAPH_SLOTS - 1);
+    if (!c->capturing) {
+        if (c->failed) return jn_backend_cuda_last_error(be, err);
+        return jn_fail(err, JN_ERR_USAGE, "capture_end without capture_begin");
+    }
+    c->capturing = 0;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(c->stream, &g);
+    if (c->failed) { /* an op inside the capture failed (e.g. scratch growth: run the step eagerly first) */
+        if (g) cudaGraphDestroy(g);
+        (void)cudaGetLastError();
+        return jn_fail(err, c->code, "cuda device %d: capture failed: %s (run the step once eagerly before capturing it)",
+                       c->device, c->msg);
+    }
+    if (e != cudaSuccess || !g) {
+        jn_cuda_record(c, JN_ERR_RUNTIME, __FILE__, __LINE__, "cudaStreamEndCapture",
+                       e != cudaSuccess ? cudaGetErrorString(e) : "no graph");
+        return jn_backend_cuda_last_error(be, err);
+    }
+    cudaGraphExec_t x = NULL;
+    e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+        jn_cuda_record(c, JN_ERR_RUNTIME, __FILE__, __LINE__, "cudaGraphInstantiate", cudaGetErrorString(e));
+        return jn_backend_cuda_last_error(be, err);
+    }
+    if (c->graphs[slot]) cudaGraphExecDestroy(c->graphs[slot]);
+    c->graphs[slot] = x;
+    return JN_OK;
+}
+
+static jn_status cu_replay(jn_backend *be, int slot, jn_error *err) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (slot < 0 || slot >= JN_BACKEND_GRAPH_SLOTS || !c->graphs[slot])
+        return jn_fail(err, JN_ERR_USAGE, "replay: no graph captured in slot %d", slot);
+    if (!c->failed) (void)JN_CUDA_OK(c, cudaGraphLaunch(c->graphs[slot], c->stream));
+    return jn_backend_cuda_last_error(be, err);
+}
+
+static int32_t *cu_step_scalar(jn_backend *be, int i) {
+    jn_cuda_impl *c = jn_cuda(be);
+    return i >= 0 && i < JN_BACKEND_STEP_SCALARS ? c->scalars + i : NULL;
+}
+
+__global__ void set_scalar_kernel(int32_t *p, int32_t v) { *p = v; }
+
+static void cu_set_step_scalar(jn_backend *be, int i, int32_t value) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (c->failed || i < 0 || i >= JN_BACKEND_STEP_SCALARS) return;
+    /* a kernel argument, not a host copy: stream-ordered, nothing on the host to keep alive */
+    set_scalar_kernel<<<1, 1, 0, c->stream>>>(c->scalars + i, value);
+    JN_CUDA_LAUNCHED(c);
+}
+
 #define JN_PINNED_BYTES ((size_t)64 << 20) /* two 32 MiB halves */
 
 /* Copies nbytes host → device through the pinned double buffer (falls back to a plain copy
@@ -257,6 +327,13 @@ static void cu_destroy(jn_backend *be) {
             cudaEventDestroy(c->ev[1]);
         }
         jn_cuda_cudnn_free(c);
+        if (c->capturing) {
+            cudaGraph_t g = NULL;
+            if (cudaStreamEndCapture(c->stream, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+        }
+        for (int i = 0; i < JN_BACKEND_GRAPH_SLOTS; i++)
+            if (c->graphs[i]) cudaGraphExecDestroy(c->graphs[i]);
+        if (c->scalars) cudaFree(c->scalars);
         if (c->lt) cublasLtDestroy(c->lt);
         if (c->cublas) cublasDestroy(c->cublas);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -333,6 +410,13 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         cu_destroy(be);
         return NULL;
     }
+    if ((e = cudaMalloc((void **)&c->scalars, JN_BACKEND_STEP_SCALARS * sizeof(int32_t))) != cudaSuccess ||
+        (e = cudaMemsetAsync(c->scalars, 0, JN_BACKEND_STEP_SCALARS * sizeof(int32_t), c->stream)) != cudaSuccess) {
+        jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cannot allocate the step scalars: %s", device,
+                cudaGetErrorString(e));
+        cu_destroy(be);
+        return NULL;
+    }
     if (jn_cuda_cudnn_setup(c, dnn_mode, err) != JN_OK) {
         cu_destroy(be);
         return NULL;
@@ -366,5 +450,13 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     be->upsample2x = jn_cuda_upsample2x;
     be->sample = jn_cuda_sample;
     be->get_rows_dev = jn_cuda_get_rows_dev;
+    be->rope_dpos = jn_cuda_rope_dpos;
+    be->attention_dpos = jn_cuda_attention_dpos;
+    be->copy2d_dpos = jn_cuda_copy2d_dpos;
+    be->capture_begin = cu_capture_begin;
+    be->capture_end = cu_capture_end;
+    be->replay = cu_replay;
+    be->step_scalar = cu_step_scalar;
+    be->set_step_scalar = cu_set_step_scalar;
     return be;
 }

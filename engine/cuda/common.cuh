@@ -55,6 +55,10 @@ struct jn_cuda_impl {
     size_t pinned_cap;
     cudaEvent_t ev[2];
     int ev_ok;
+    /* step capture: instantiated graphs, the stream being captured, device int32 step scalars */
+    cudaGraphExec_t graphs[JN_BACKEND_GRAPH_SLOTS];
+    int capturing;
+    int32_t *scalars; /* [JN_BACKEND_STEP_SCALARS] */
     /* first failure (sticky) */
     int failed;
     jn_status code;
@@ -139,8 +143,16 @@ void jn_cuda_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w
 void jn_cuda_get_rows_dev(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n);
 /* sample.cu */
 jn_status jn_cuda_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C, int cfg_pairs,
-                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, jn_error *err);
+                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, const int32_t *index_dev,
+                         jn_error *err);
 /* ops.cu */
+void jn_cuda_rope_dpos(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                       const int32_t *pos0_host, const int32_t *dpos, float theta);
+void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                            int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                            int causal, float scale, const int32_t *dpos);
+void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                         const int32_t *dpos);
 void jn_cuda_rms_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps);
 void jn_cuda_layer_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M, int N,
                         float eps);

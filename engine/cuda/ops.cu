@@ -158,7 +158,7 @@ struct rope_params {
 
 /* one thread per (row, head, i < d/2) */
 __global__ void rope_kernel(float *x, int n_tok, int n_head, int d_head, int ld, int64_t nrows, rope_params rp,
-                            const int32_t *__restrict__ dev_pos) {
+                            const int32_t *__restrict__ dev_pos, const int32_t *__restrict__ dpos) {
     const int half = d_head / 2;
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= nrows * n_head * half) return;
@@ -167,7 +167,7 @@ __global__ void rope_kernel(float *x, int n_tok, int n_head, int d_head, int ld,
     int h = (int)(t2 % n_head);
     int64_t row = t2 / n_head;
     int s = (int)(row / n_tok), t = (int)(row % n_tok);
-    float p = (float)((dev_pos ? dev_pos[s] : rp.pos[s]) + t);
+    float p = (float)((dev_pos ? dev_pos[s] : rp.pos[s]) + t + (dpos ? *dpos : 0));
     float angle = rp.inv_freq[i] * p;
     float cs = cosf(angle), sn = sinf(angle);
     float *v = x + (size_t)row * ld + (size_t)h * d_head;
@@ -176,8 +176,8 @@ __global__ void rope_kernel(float *x, int n_tok, int n_head, int d_head, int ld,
     v[i + half] = b * cs + a * sn;
 }
 
-void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
-                  const int32_t *pos0_host, float theta) {
+void jn_cuda_rope_dpos(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                       const int32_t *pos0_host, const int32_t *dpos, float theta) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n_seq <= 0 || n_tok <= 0 || n_head <= 0 || d_head < 2) return;
     if (d_head / 2 > 256) {
@@ -198,8 +198,14 @@ void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, in
     }
     int64_t nrows = (int64_t)n_seq * n_tok;
     size_t n = (size_t)nrows * n_head * (d_head / 2);
-    rope_kernel<<<ew_blocks(n), JN_EW_THREADS, 0, c->stream>>>(x, n_tok, n_head, d_head, ld, nrows, rp, dev_pos);
+    rope_kernel<<<ew_blocks(n), JN_EW_THREADS, 0, c->stream>>>(x, n_tok, n_head, d_head, ld, nrows, rp, dev_pos,
+                                                                 dpos);
     JN_CUDA_LAUNCHED(c);
+}
+
+void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                  const int32_t *pos0_host, float theta) {
+    jn_cuda_rope_dpos(be, x, n_seq, n_tok, n_head, d_head, ld, pos0_host, NULL, theta);
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -210,7 +216,10 @@ struct attn_args {
     int n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal;
     size_t seq_stride;
     float scale;
+    const int32_t *dpos; /* NULL or a device delta: the kernels see n_kv + *dpos keys */
 };
+
+__device__ __forceinline__ int attn_n_kv(const attn_args &a) { return a.n_kv + (a.dpos ? *a.dpos : 0); }
 
 #define JN_ATT_QB 8 /* queries (warps) per block in the tiled kernel */
 
@@ -228,11 +237,12 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
     const int s = blockIdx.z, h = blockIdx.y;
     const int i = blockIdx.x * JN_ATT_QB + w;
     const bool active = i < a.n_q;
-    int last = a.causal ? a.n_kv - a.n_q + i : a.n_kv - 1;
-    if (last > a.n_kv - 1) last = a.n_kv - 1;
+    const int n_kv = attn_n_kv(a);
+    int last = a.causal ? n_kv - a.n_q + i : n_kv - 1;
+    if (last > n_kv - 1) last = n_kv - 1;
     int i_hi = min(a.n_q - 1, (int)blockIdx.x * JN_ATT_QB + JN_ATT_QB - 1);
-    int block_last = a.causal ? a.n_kv - a.n_q + i_hi : a.n_kv - 1;
-    if (block_last > a.n_kv - 1) block_last = a.n_kv - 1;
+    int block_last = a.causal ? n_kv - a.n_q + i_hi : n_kv - 1;
+    if (block_last > n_kv - 1) block_last = n_kv - 1;
 
     float q[DPL], o[DPL];
     const float *qr = a.q + ((size_t)s * a.n_q + (active ? i : 0)) * a.ldq + (size_t)h * d;
@@ -314,8 +324,9 @@ __global__ void __launch_bounds__(JN_ATT_DW * 32) attn_decode_kernel(attn_args a
     const int d = a.d_head;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const int s = blockIdx.z, h = blockIdx.y, i = blockIdx.x / nsplit, sp = blockIdx.x % nsplit;
-    int last = a.causal ? a.n_kv - a.n_q + i : a.n_kv - 1;
-    if (last > a.n_kv - 1) last = a.n_kv - 1;
+    const int n_kv = attn_n_kv(a);
+    int last = a.causal ? n_kv - a.n_q + i : n_kv - 1;
+    if (last > n_kv - 1) last = n_kv - 1;
     const int chunk = (last + 1 + nsplit - 1) / nsplit;
     const int j_lo = sp * chunk, j_hi = min(last + 1, j_lo + chunk); /* keys [j_lo, j_hi) */
     float q[DPL], o[DPL];
@@ -454,16 +465,16 @@ static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
     JN_CUDA_LAUNCHED(c);
 }
 
-void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
-                       int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
-                       float scale) {
+void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                            int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                            int causal, float scale, const int32_t *dpos) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
     if (n_head > 65535 || n_seq > 65535) {
         jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention", "more than 65535 heads or sequences");
         return;
     }
-    if (n_kv <= 0) { /* no keys: every output is 0, as in the reference */
+    if (n_kv <= 0 && !dpos) { /* no keys: every output is 0, as in the reference */
         for (int s = 0; s < n_seq; s++)
             JN_CUDA_CHECK(c, cudaMemset2DAsync(out + (size_t)s * n_q * ldo, (size_t)ldo * sizeof(float), 0,
                                                (size_t)n_head * d_head * sizeof(float), (size_t)n_q, c->stream));
@@ -484,6 +495,11 @@ void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *
     a.causal = causal;
     a.seq_stride = seq_stride;
     a.scale = scale;
+    a.dpos = dpos;
+    if (n_kv < 1) { /* with a delta: the count at capture plans the key split */
+        jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention_dpos", "n_kv at capture must be >= 1");
+        return;
+    }
     if (d_head <= 32) attn_launch<1>(c, a, n_seq);
     else if (d_head <= 64) attn_launch<2>(c, a, n_seq);
     else if (d_head <= 128) attn_launch<4>(c, a, n_seq);
@@ -544,6 +560,31 @@ void jn_cuda_gelu(jn_backend *be, float *y, const float *x, size_t n) { EW_LAUNC
 void jn_cuda_silu(jn_backend *be, float *y, const float *x, size_t n) { EW_LAUNCH(silu_kernel, y, x, n); }
 void jn_cuda_swiglu(jn_backend *be, float *y, const float *gate, const float *up, size_t n) {
     EW_LAUNCH(swiglu_kernel, y, gate, up, n);
+}
+
+void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
+                       int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
+                       float scale) {
+    jn_cuda_attention_dpos(be, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal,
+                           scale, NULL);
+}
+
+/* y[r + *dpos, :] (row stride ldy) = x[r, :]; dpos NULL: 0 */
+__global__ void copy2d_dpos_kernel(float *__restrict__ y, int ldy, const float *__restrict__ x, int ldx, int rows,
+                                   int cols, const int32_t *__restrict__ dpos) {
+    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= (int64_t)rows * cols) return;
+    int r = (int)(e / cols), k = (int)(e - (int64_t)r * cols);
+    y[((int64_t)(dpos ? *dpos : 0) + r) * ldy + k] = x[(int64_t)r * ldx + k];
+}
+
+void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                         const int32_t *dpos) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (c->failed || rows <= 0 || cols <= 0) return;
+    size_t n = (size_t)rows * cols;
+    copy2d_dpos_kernel<<<ew_blocks(n), JN_EW_THREADS, 0, c->stream>>>(y, ldy, x, ldx, rows, cols, dpos);
+    JN_CUDA_LAUNCHED(c);
 }
 
 void jn_cuda_copy2d(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols) {

@@ -26,6 +26,7 @@ struct sample_args {
     float cfg, temperature, top_p;
     int top_k;
     uint64_t seed, stream0, index;
+    const int32_t *index_dev; /* NULL or the device delta added to index */
     float *xs, *es; /* scratch [n_out, C]: scaled logits, weights */
 };
 
@@ -179,7 +180,8 @@ __global__ void __launch_bounds__(JN_SAMPLE_THREADS) sample_rows_kernel(sample_a
         /* step 9: the tiled CDF walk (thread 0, sequential as on the CPU) */
         const float total = block_mass(x, e, C, rthr, tsum, NT, &bc);
         if (threadIdx.x == 0) {
-            float u = jn_sa_uniform(a.seed, a.stream0 + (uint64_t)r, a.index);
+            const uint64_t index = a.index + (a.index_dev ? (uint64_t)(int64_t)*a.index_dev : 0);
+            float u = jn_sa_uniform(a.seed, a.stream0 + (uint64_t)r, index);
             if (!(u >= 0)) u = 0;
             const float target = jn_sa_mul(u, total);
             float S = 0.0f;
@@ -214,9 +216,10 @@ write:
 }
 
 jn_status jn_cuda_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C, int cfg_pairs,
-                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, jn_error *err) {
+                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, const int32_t *index_dev,
+                         jn_error *err) {
     jn_cuda_impl *c = jn_cuda(be);
-    if (n_out <= 0) return jn_backend_cuda_last_error(be, err);
+    if (n_out <= 0 || c->failed) return jn_backend_cuda_last_error(be, err);
     if (C <= 0 || repeat < 1 || repeat > JN_SAMPLE_THREADS || !sp || !ids || !logits)
         return jn_fail(err, JN_ERR_USAGE, "sample: bad arguments (C %d, repeat %d, params %s)", C, repeat,
                        sp ? "set" : "NULL");
@@ -239,6 +242,7 @@ jn_status jn_cuda_sample(jn_backend *be, int32_t *ids, int repeat, const float *
     a.seed = sp->seed;
     a.stream0 = stream0;
     a.index = index;
+    a.index_dev = index_dev;
     a.xs = scratch;
     a.es = scratch + (size_t)n_out * C;
     sample_rows_kernel<<<(unsigned)n_out, JN_SAMPLE_THREADS, (size_t)NT * sizeof(float), c->stream>>>(a);

@@ -344,7 +344,6 @@ jn_backend *jn_backend_ref_create(jn_error *err) {
     be->copy2d = ref_copy2d;
     be->conv2d = ref_conv2d;
     be->upsample2x = ref_upsample2x;
-    be->sample = jn_backend_host_sample; /* the blocked C sampler is its own reference */
-    be->get_rows_dev = ref_get_rows;
+    jn_backend_host_step_ops(be); /* sample, get_rows_dev, *_dpos, step scalars */
     return be;
 }

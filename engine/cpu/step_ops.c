@@ -1,0 +1,51 @@
+/* engine/cpu/step_ops.c — the step-capture entries of backend.h for host-memory backends (ref,
+ * cpu): the *_dpos ops read their delta from host memory and call the backend's own rope /
+ * attention / copy2d, the step scalars live in the backend struct, and there is no capture
+ * (capture_begin == NULL tells callers to run the step eagerly). One implementation for both
+ * backends, so the reference semantics of the cuda graph entries are these few lines. */
+#include "../backend.h"
+
+/* sequences in chunks of 64 so the shifted positions fit on the stack (rows of sequence s
+ * start at x + s·n_tok·ld) */
+static void host_rope_dpos(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                           const int32_t *pos0_host, const int32_t *dpos, float theta) {
+    int32_t pos[64];
+    for (int s = 0; s < n_seq; s += 64) {
+        int ns = n_seq - s < 64 ? n_seq - s : 64;
+        for (int i = 0; i < ns; i++) pos[i] = pos0_host[s + i] + (dpos ? *dpos : 0);
+        be->rope(be, x + (size_t)s * n_tok * ld, ns, n_tok, n_head, d_head, ld, pos, theta);
+    }
+}
+
+static void host_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                                int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                                int ldo, int causal, float scale, const int32_t *dpos) {
+    be->attention(be, out, q, k, v, n_seq, n_q, n_kv + (dpos ? *dpos : 0), n_head, d_head, ldq, ldkv, seq_stride, ldo, causal,
+                  scale);
+}
+
+static void host_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                             const int32_t *dpos) {
+    be->copy2d(be, y + (ptrdiff_t)(dpos ? *dpos : 0) * ldy, ldy, x, ldx, rows, cols);
+}
+
+static int32_t *host_step_scalar(jn_backend *be, int i) {
+    return i >= 0 && i < JN_BACKEND_STEP_SCALARS ? &be->step_scalars_host[i] : NULL;
+}
+
+static void host_set_step_scalar(jn_backend *be, int i, int32_t value) {
+    if (i >= 0 && i < JN_BACKEND_STEP_SCALARS) be->step_scalars_host[i] = value;
+}
+
+void jn_backend_host_step_ops(jn_backend *be) {
+    be->sample = jn_backend_host_sample;
+    be->get_rows_dev = be->get_rows; /* backend memory is host memory */
+    be->rope_dpos = host_rope_dpos;
+    be->attention_dpos = host_attention_dpos;
+    be->copy2d_dpos = host_copy2d_dpos;
+    be->capture_begin = NULL;
+    be->capture_end = NULL;
+    be->replay = NULL;
+    be->step_scalar = host_step_scalar;
+    be->set_step_scalar = host_set_step_scalar;
+}
