@@ -480,6 +480,9 @@ int main(void) {
         fprintf(stderr, "FAIL backend create: %s\n", err.msg);
         return 1;
     }
+    char info[512];
+    jn_backend_cuda_describe(C, info, sizeof info);
+    fprintf(stderr, "%s\n", info);
 
     const jn_dtype types[5] = {JN_F32, JN_F16, JN_BF16, JN_Q8_0, JN_Q4_0};
     const int Ms[6] = {1, 2, 5, 16, 17, 64};

@@ -38,9 +38,12 @@ __device__ __forceinline__ void fma8(float (&acc)[MB], const float *wf, const fl
 }
 
 /* y[M, N] = x[M, K] · W[N, K]^T + bias; one warp per row n; M ≤ MB. T: dtype, vectorised path
- * (requires 16-byte aligned x and K % 8 == 0 for f16/bf16, K % 4 == 0 for f32). */
+ * (requires 16-byte aligned x and K % 8 == 0 for f16/bf16, K % 4 == 0 for f32).
+ * Launch bounds: MB = 16 (8 CFG pairs) with the default register heuristic (64) spilled 24 bytes
+ * per thread for f16/bf16 (ptxas -v, docs/cuda.md); the "2 blocks per SM" hint lets it use 96
+ * registers without spills. MB ≤ 8 keep the default (no spills, ≤ 64 registers). */
 template <int T, int MB>
-__global__ void __launch_bounds__(JN_GEMV_WARPS * 32)
+__global__ void __launch_bounds__(JN_GEMV_WARPS * 32, MB >= 16 ? 2 : 0)
     gemv_vec_kernel(float *__restrict__ y, const float *__restrict__ x, const uint8_t *__restrict__ W, size_t rb,
                     const float *__restrict__ bias, int M, int N, int K) {
     const int lane = threadIdx.x & 31;
