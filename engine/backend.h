@@ -156,6 +156,18 @@ struct jn_backend {
                            int causal, float scale, const int32_t *dpos);
     void (*copy2d_dpos)(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
                         const int32_t *dpos);
+    /* Half-precision K/V caches (kv_type JN_F16 or JN_BF16; JN_F32 = the plain ops): copy2d_kv
+     * writes x[rows, cols] (f32) rounded to nearest-even into rows d .. d + rows − 1 of the cache
+     * y (kv_type elements, row stride ldy elements; d = *dpos, 0 if NULL); attention_kv is
+     * attention_dpos reading k/v as kv_type (ldkv, seq_stride in elements) and converting each
+     * value to f32 exactly; q, out and all arithmetic stay f32. Halves the cache's bytes and the
+     * bandwidth of decode attention. ref/cpu convert the visible rows to an f32 copy and run
+     * their attention (a failed allocation there writes NaN to out, as a void op can report). */
+    void (*copy2d_kv)(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
+                      const int32_t *dpos);
+    void (*attention_kv)(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                         int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                         int ldo, int causal, float scale, const int32_t *dpos);
     /* Step capture (CUDA graphs; NULL on ref/cpu, where callers run the ops eagerly, using
      * step_scalar/set_step_scalar there too). capture_begin() starts recording the ops queued on
      * the backend's stream (nothing runs); capture_end() instantiates them as graph slot `slot`

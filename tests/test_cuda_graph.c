@@ -2,8 +2,9 @@
 /* tests/test_cuda_graph.c — step capture: the *_dpos ops, the step scalars and CUDA graph replay.
  *
  * Part 1 (every machine): on the ref and cpu backends, rope_dpos / attention_dpos / copy2d_dpos
- * with a delta d equal the plain ops with the shifted positions / key count / destination, and
- * sample with index_dev equals sample at index + d: the reference semantics of the entries.
+ * with a delta d equal the plain ops with the shifted positions / key count / destination,
+ * sample with index_dev equals sample at index + d, and the f16/bf16 K/V cache ops equal the f32
+ * ops on the rounded values: the reference semantics of the entries.
  * Part 2 (CUDA device, else exit 77): a miniature decode step — matmul to q/k/v, RoPE at the
  * current position, K/V written into a cache row, causal attention over the cache, an output
  * projection to logits, CFG sampling, the sampled ids embedded with get_rows_dev as the next
@@ -52,6 +53,29 @@ static void host_part(jn_backend *be) {
     be->copy2d_dpos(be, cache1, LD, q, LD, 2, LD, d);
     be->copy2d(be, cache2 + 4 * LD, LD, q, LD, 2, LD);
     TU_CHECK(memcmp(cache1, cache2, sizeof cache1) == 0, "%s: copy2d_dpos writes row d", be->name);
+
+    /* half K/V caches: copy2d_kv rounds like jn_from_f32_ref; attention_kv == attention on the
+     * rounded values converted back to f32 */
+    const jn_dtype kts[2] = {JN_F16, JN_BF16};
+    for (int t = 0; t < 2; t++) {
+        uint16_t kh[NS * 16 * LD], vh[NS * 16 * LD], want[2 * LD];
+        memset(kh, 0, sizeof kh);
+        be->set_step_scalar(be, 1, 3);
+        be->copy2d_kv(be, kh, kts[t], LD, q, LD, 2, LD, d); /* rows 3, 4 */
+        jn_from_f32_ref(kts[t], q, want, 2 * LD);
+        TU_CHECK(memcmp(kh + 3 * LD, want, sizeof want) == 0 && kh[2 * LD] == 0 && kh[5 * LD] == 0,
+                 "%s: copy2d_kv %s rows d, d+1", be->name, jn_dtype_name(kts[t]));
+        jn_from_f32_ref(kts[t], k, kh, NS * 16 * LD);
+        jn_from_f32_ref(kts[t], v, vh, NS * 16 * LD);
+        float kr[NS * 16 * LD], vr[NS * 16 * LD];
+        jn_to_f32_ref(kts[t], kh, kr, NS * 16 * LD);
+        jn_to_f32_ref(kts[t], vh, vr, NS * 16 * LD);
+        be->set_step_scalar(be, 1, 4);
+        be->attention_kv(be, o1, q, kh, vh, kts[t], NS, 1, NKV, NH, D, LD, LD, (size_t)16 * LD, LD, 1, 0.3f, d);
+        be->attention(be, o2, q, kr, vr, NS, 1, NKV + 4, NH, D, LD, LD, (size_t)16 * LD, LD, 1, 0.3f);
+        TU_CHECK(memcmp(o1, o2, sizeof o1) == 0, "%s: attention_kv %s == attention on the rounded cache", be->name,
+                 jn_dtype_name(kts[t]));
+    }
 
     enum { C = 300 };
     float lg[2 * 3 * C];

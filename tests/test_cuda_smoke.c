@@ -419,6 +419,47 @@ static void bench(void) {
     }
 }
 
+/* attention over f16/bf16 K/V caches (written with copy2d_kv) against the ref backend's
+ * attention_kv: the same rounded inputs, f32 arithmetic on both sides */
+static void t_attention_kv(jn_dtype kt, int n_seq, int n_q, int n_kv, int n_head, int d_head, int causal) {
+    const int w = n_head * d_head;
+    const size_t nq = (size_t)n_seq * n_q * w, nkv = (size_t)n_seq * n_kv * w;
+    float *q = rnd(nq, 1.0f), *k = rnd(nkv, 1.0f), *v = rnd(nkv, 1.0f), *outr = calloc(nq, sizeof(float));
+    uint16_t *kh = malloc(nkv * 2), *vh = malloc(nkv * 2);
+    R->copy2d_kv(R, kh, kt, w, k, w, n_seq * n_kv, w, NULL);
+    R->copy2d_kv(R, vh, kt, w, v, w, n_seq * n_kv, w, NULL);
+    const float sc = 1.0f / sqrtf((float)d_head);
+    R->attention_kv(R, outr, q, kh, vh, kt, n_seq, n_q, n_kv, n_head, d_head, w, w, (size_t)n_kv * w, w, causal, sc, NULL);
+    float *qd = dev_from(q, nq), *kd = dev_from(k, nkv), *vd = dev_from(v, nkv), *od = dev_from(NULL, nq);
+    void *khd = C->alloc(C, nkv * 2), *vhd = C->alloc(C, nkv * 2);
+    C->copy2d_kv(C, khd, kt, w, kd, w, n_seq * n_kv, w, NULL);
+    C->copy2d_kv(C, vhd, kt, w, vd, w, n_seq * n_kv, w, NULL);
+    uint16_t *khc = malloc(nkv * 2);
+    C->download(C, khc, khd, nkv * 2);
+    TU_CHECK(memcmp(khc, kh, nkv * 2) == 0, "copy2d_kv %s: device rounding == host rounding", jn_dtype_name(kt));
+    C->attention_kv(C, od, qd, khd, vhd, kt, n_seq, n_q, n_kv, n_head, d_head, w, w, (size_t)n_kv * w, w, causal, sc,
+                    NULL);
+    float *oc = host_from(od, nq);
+    char name[128];
+    snprintf(name, sizeof name, "attention_kv %s seq %d q %d kv %d heads %d d %d causal %d", jn_dtype_name(kt), n_seq,
+             n_q, n_kv, n_head, d_head, causal);
+    tu_close(name, oc, outr, nq, 2e-5, 2e-6);
+    C->free(C, qd);
+    C->free(C, kd);
+    C->free(C, vd);
+    C->free(C, od);
+    C->free(C, khd);
+    C->free(C, vhd);
+    free(q);
+    free(k);
+    free(v);
+    free(outr);
+    free(kh);
+    free(vh);
+    free(khc);
+    free(oc);
+}
+
 /* conv2d through cuDNN against the own im2col path (both f32 FMA: a few ulps apart) */
 static void t_conv_engines(void) {
     jn_error err = {0};
@@ -512,6 +553,14 @@ int main(void) {
     t_attention(1, 3, 1, 2, 64, 1);    /* decode kernel, queries 0 and 1 see no key */
     t_attention(2, 4, 130, 3, 256, 1); /* decode kernel split over blocks, wide head */
     t_attention(1, 1, 2000, 2, 128, 0); /* long context decode */
+
+    for (int t = 0; t < 2; t++) {
+        const jn_dtype kt = t ? JN_BF16 : JN_F16;
+        t_attention_kv(kt, 2, 1, 300, 4, 128, 1); /* decode */
+        t_attention_kv(kt, 4, 1, 700, 16, 64, 1); /* decode, CFG rows, 1B-like heads */
+        t_attention_kv(kt, 1, 37, 37, 3, 64, 1);  /* prefill */
+        t_attention_kv(kt, 1, 20, 45, 1, 512, 0); /* VQ-like wide head */
+    }
 
     t_elementwise();
 

@@ -453,6 +453,8 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     be->rope_dpos = jn_cuda_rope_dpos;
     be->attention_dpos = jn_cuda_attention_dpos;
     be->copy2d_dpos = jn_cuda_copy2d_dpos;
+    be->copy2d_kv = jn_cuda_copy2d_kv;
+    be->attention_kv = jn_cuda_attention_kv;
     be->capture_begin = cu_capture_begin;
     be->capture_end = cu_capture_end;
     be->replay = cu_replay;

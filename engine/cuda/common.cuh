@@ -153,6 +153,11 @@ void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const fl
                             int causal, float scale, const int32_t *dpos);
 void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
                          const int32_t *dpos);
+void jn_cuda_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
+                       const int32_t *dpos);
+void jn_cuda_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                          int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                          int ldo, int causal, float scale, const int32_t *dpos);
 void jn_cuda_rms_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps);
 void jn_cuda_layer_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M, int N,
                         float eps);

@@ -212,7 +212,8 @@ void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, in
 
 struct attn_args {
     float *out;
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v; /* KT elements (float, __half, __nv_bfloat16) */
     int n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal;
     size_t seq_stride;
     float scale;
@@ -221,12 +222,17 @@ struct attn_args {
 
 __device__ __forceinline__ int attn_n_kv(const attn_args &a) { return a.n_kv + (a.dpos ? *a.dpos : 0); }
 
+/* a K/V cache element as f32 (exact for every KT) */
+__device__ __forceinline__ float kv_f(float v) { return v; }
+__device__ __forceinline__ float kv_f(__half v) { return __half2float(v); }
+__device__ __forceinline__ float kv_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+
 #define JN_ATT_QB 8 /* queries (warps) per block in the tiled kernel */
 
 /* Tiled prefill kernel. grid (ceil(n_q/QB), n_head, n_seq), block QB warps; warp w owns query
  * i = blockIdx.x*QB + w; q and the output accumulator live in registers (DPL values per lane,
  * element c = lane + 32·j); K/V tiles of TK rows are staged in shared memory. */
-template <int DPL>
+template <int DPL, typename KT>
 __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, int TK) {
     extern __shared__ float smem[];
     const int d = a.d_head;
@@ -253,8 +259,8 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
         o[j] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    const float *kb = a.k + (size_t)s * a.seq_stride + (size_t)h * d;
-    const float *vb = a.v + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *kb = (const KT *)a.k + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *vb = (const KT *)a.v + (size_t)s * a.seq_stride + (size_t)h * d;
     float *Pw = P + (size_t)w * TK;
 
     for (int j0 = 0; j0 <= block_last; j0 += TK) {
@@ -262,8 +268,8 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
         __syncthreads(); /* previous tile fully consumed */
         for (int e = threadIdx.x; e < tk * d; e += blockDim.x) {
             int r = e / d, cc = e - r * d;
-            Ks[e] = kb[(size_t)(j0 + r) * a.ldkv + cc];
-            Vs[e] = vb[(size_t)(j0 + r) * a.ldkv + cc];
+            Ks[e] = kv_f(kb[(size_t)(j0 + r) * a.ldkv + cc]);
+            Vs[e] = kv_f(vb[(size_t)(j0 + r) * a.ldkv + cc]);
         }
         __syncthreads();
         if (!active || j0 > last) continue;
@@ -318,7 +324,7 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
  * state read straight from global memory. Warp states are merged in shared memory; with
  * nsplit == 1 the block writes the output, else it writes (m, l, o[d]) to part for
  * attn_combine_kernel. */
-template <int DPL>
+template <int DPL, typename KT>
 __global__ void __launch_bounds__(JN_ATT_DW * 32) attn_decode_kernel(attn_args a, int nsplit, float *part) {
     extern __shared__ float smem[]; /* [DW, d] partial outputs, then [DW] m, [DW] l */
     const int d = a.d_head;
@@ -338,21 +344,21 @@ __global__ void __launch_bounds__(JN_ATT_DW * 32) attn_decode_kernel(attn_args a
         o[j] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    const float *kb = a.k + (size_t)s * a.seq_stride + (size_t)h * d;
-    const float *vb = a.v + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *kb = (const KT *)a.k + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *vb = (const KT *)a.v + (size_t)s * a.seq_stride + (size_t)h * d;
     for (int ja = j_lo + w; ja < j_hi; ja += 2 * JN_ATT_DW) {
         const int jb = ja + JN_ATT_DW;
         const bool hb = jb < j_hi;
-        const float *ka = kb + (size_t)ja * a.ldkv, *va = vb + (size_t)ja * a.ldkv;
-        const float *kb2 = kb + (size_t)(hb ? jb : ja) * a.ldkv, *vb2 = vb + (size_t)(hb ? jb : ja) * a.ldkv;
+        const KT *ka = kb + (size_t)ja * a.ldkv, *va = vb + (size_t)ja * a.ldkv;
+        const KT *kb2 = kb + (size_t)(hb ? jb : ja) * a.ldkv, *vb2 = vb + (size_t)(hb ? jb : ja) * a.ldkv;
         float pa = 0.0f, pb = 0.0f, vva[DPL], vvb[DPL];
 #pragma unroll
         for (int j = 0; j < DPL; j++) {
             int cidx = lane + 32 * j;
             bool in = cidx < d;
-            float k1 = in ? ka[cidx] : 0.0f, k2 = in ? kb2[cidx] : 0.0f;
-            vva[j] = in ? va[cidx] : 0.0f;
-            vvb[j] = in ? vb2[cidx] : 0.0f;
+            float k1 = in ? kv_f(ka[cidx]) : 0.0f, k2 = in ? kv_f(kb2[cidx]) : 0.0f;
+            vva[j] = in ? kv_f(va[cidx]) : 0.0f;
+            vvb[j] = in ? kv_f(vb2[cidx]) : 0.0f;
             pa += q[j] * k1;
             pb += q[j] * k2;
         }
@@ -429,7 +435,7 @@ __global__ void attn_combine_kernel(attn_args a, int nsplit, const float *__rest
     }
 }
 
-template <int DPL>
+template <int DPL, typename KT>
 static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
     const int d = a.d_head;
     if (a.n_q <= 4) {
@@ -447,7 +453,7 @@ static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
         }
         dim3 grid((unsigned)(a.n_q * nsplit), (unsigned)a.n_head, (unsigned)n_seq);
         size_t sm = ((size_t)JN_ATT_DW * d + 2 * JN_ATT_DW) * sizeof(float);
-        attn_decode_kernel<DPL><<<grid, JN_ATT_DW * 32, sm, c->stream>>>(a, nsplit, part);
+        attn_decode_kernel<DPL, KT><<<grid, JN_ATT_DW * 32, sm, c->stream>>>(a, nsplit, part);
         JN_CUDA_LAUNCHED(c);
         if (nsplit > 1) {
             dim3 g2((unsigned)a.n_q, (unsigned)a.n_head, (unsigned)n_seq);
@@ -460,14 +466,24 @@ static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
         if (TK < 1) TK = 1;
         size_t sm = ((size_t)2 * TK * d + (size_t)JN_ATT_QB * TK) * sizeof(float);
         dim3 grid((unsigned)JN_CEIL_DIV(a.n_q, JN_ATT_QB), (unsigned)a.n_head, (unsigned)n_seq);
-        attn_tile_kernel<DPL><<<grid, JN_ATT_QB * 32, sm, c->stream>>>(a, TK);
+        attn_tile_kernel<DPL, KT><<<grid, JN_ATT_QB * 32, sm, c->stream>>>(a, TK);
     }
     JN_CUDA_LAUNCHED(c);
 }
 
-void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
-                            int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
-                            int causal, float scale, const int32_t *dpos) {
+template <typename KT> static void attn_dispatch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
+    const int d_head = a.d_head;
+    if (d_head <= 32) attn_launch<1, KT>(c, a, n_seq);
+    else if (d_head <= 64) attn_launch<2, KT>(c, a, n_seq);
+    else if (d_head <= 128) attn_launch<4, KT>(c, a, n_seq);
+    else if (d_head <= 256) attn_launch<8, KT>(c, a, n_seq);
+    else if (d_head <= 512) attn_launch<16, KT>(c, a, n_seq);
+    else jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention", "d_head > 512 is not supported on cuda");
+}
+
+void jn_cuda_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                          int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                          int ldo, int causal, float scale, const int32_t *dpos) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
     if (n_head > 65535 || n_seq > 65535) {
@@ -500,12 +516,17 @@ void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const fl
         jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention_dpos", "n_kv at capture must be >= 1");
         return;
     }
-    if (d_head <= 32) attn_launch<1>(c, a, n_seq);
-    else if (d_head <= 64) attn_launch<2>(c, a, n_seq);
-    else if (d_head <= 128) attn_launch<4>(c, a, n_seq);
-    else if (d_head <= 256) attn_launch<8>(c, a, n_seq);
-    else if (d_head <= 512) attn_launch<16>(c, a, n_seq);
-    else jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention", "d_head > 512 is not supported on cuda");
+    if (kv_type == JN_F32) attn_dispatch<float>(c, a, n_seq);
+    else if (kv_type == JN_F16) attn_dispatch<__half>(c, a, n_seq);
+    else if (kv_type == JN_BF16) attn_dispatch<__nv_bfloat16>(c, a, n_seq);
+    else jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention_kv", "K/V cache dtype must be f32, f16 or bf16");
+}
+
+void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                            int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                            int causal, float scale, const int32_t *dpos) {
+    jn_cuda_attention_kv(be, out, q, k, v, JN_F32, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal,
+                         scale, dpos);
 }
 
 /* ---------------------------------------------------------------- element-wise */
@@ -569,22 +590,39 @@ void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *
                            scale, NULL);
 }
 
-/* y[r + *dpos, :] (row stride ldy) = x[r, :]; dpos NULL: 0 */
-__global__ void copy2d_dpos_kernel(float *__restrict__ y, int ldy, const float *__restrict__ x, int ldx, int rows,
-                                   int cols, const int32_t *__restrict__ dpos) {
+/* y[r + *dpos, :] (row stride ldy, KT elements) = x[r, :] rounded to KT; dpos NULL: 0 */
+__device__ __forceinline__ void kv_store(float *p, float v) { *p = v; }
+__device__ __forceinline__ void kv_store(__half *p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void kv_store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+
+template <typename KT>
+__global__ void copy2d_kv_kernel(KT *__restrict__ y, int ldy, const float *__restrict__ x, int ldx, int rows, int cols,
+                                 const int32_t *__restrict__ dpos) {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= (int64_t)rows * cols) return;
     int r = (int)(e / cols), k = (int)(e - (int64_t)r * cols);
-    y[((int64_t)(dpos ? *dpos : 0) + r) * ldy + k] = x[(int64_t)r * ldx + k];
+    kv_store(y + ((int64_t)(dpos ? *dpos : 0) + r) * ldy + k, x[(int64_t)r * ldx + k]);
 }
 
-void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
-                         const int32_t *dpos) {
+void jn_cuda_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
+                       const int32_t *dpos) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || rows <= 0 || cols <= 0) return;
     size_t n = (size_t)rows * cols;
-    copy2d_dpos_kernel<<<ew_blocks(n), JN_EW_THREADS, 0, c->stream>>>(y, ldy, x, ldx, rows, cols, dpos);
+    unsigned nb = ew_blocks(n);
+    if (kv_type == JN_F32) copy2d_kv_kernel<float><<<nb, JN_EW_THREADS, 0, c->stream>>>((float *)y, ldy, x, ldx, rows, cols, dpos);
+    else if (kv_type == JN_F16) copy2d_kv_kernel<__half><<<nb, JN_EW_THREADS, 0, c->stream>>>((__half *)y, ldy, x, ldx, rows, cols, dpos);
+    else if (kv_type == JN_BF16)
+        copy2d_kv_kernel<__nv_bfloat16><<<nb, JN_EW_THREADS, 0, c->stream>>>((__nv_bfloat16 *)y, ldy, x, ldx, rows, cols, dpos);
+    else {
+        jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "copy2d_kv", "K/V cache dtype must be f32, f16 or bf16");
+        return;
+    }
     JN_CUDA_LAUNCHED(c);
+}
+void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                         const int32_t *dpos) {
+    jn_cuda_copy2d_kv(be, y, JN_F32, ldy, x, ldx, rows, cols, dpos);
 }
 
 void jn_cuda_copy2d(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols) {
