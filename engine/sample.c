@@ -87,7 +87,7 @@ static int one_hot(float *probs, int n, int k) {
 
 /* e_i of token i (step 4 of sample_arith.h) if it is kept (R_i >= rthr), else 0 */
 static inline float kept_weight(const float *x, int n, float mx, uint64_t rthr, int i) {
-    return jn_sa_rank(x[i], i, n) >= rthr ? jn_sa_exp(jn_sa_sub(x[i], mx)) : 0.0f;
+    return rthr == 0 || jn_sa_rank(x[i], i, n) >= rthr ? jn_sa_exp(jn_sa_sub(x[i], mx)) : 0.0f;
 }
 
 /* tile sum of tile t: the pairwise tree over its JN_SA_TILE slots (step 6) */
@@ -115,10 +115,62 @@ static float kept_mass(const float *x, int n, float mx, uint64_t rthr) {
     return m;
 }
 
-/* Steps 3, 5, 7, 8: x[n] = scaled logits, *mx, *rthr = the kept-set threshold. idx[n] is heap
- * scratch. Returns 0, or -1 when the row has no finite maximum (the caller takes the argmax). */
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The same tile sums as tile_mass for a kept set given as its members sorted by index
+ * (sorted[p, q) = the members in tile t); untouched tiles add +0, which changes no sum. */
+static float group_mass(const float *x, float mx, const int *sorted, int p, int q, int t) {
+    float a[JN_SA_TILE];
+    memset(a, 0, sizeof a);
+    int any = 0;
+    for (int k = p; k < q; k++) {
+        float e = jn_sa_exp(jn_sa_sub(x[sorted[k]], mx));
+        a[sorted[k] - t * JN_SA_TILE] = e;
+        any |= e > 0.0f;
+    }
+    if (!any) return 0.0f;
+    for (int s = JN_SA_TILE / 2; s > 0; s >>= 1)
+        for (int j = 0; j < s; j++) a[j] = jn_sa_add(a[j], a[j + s]);
+    return a[0];
+}
+
+/* end of the group of sorted[p]'s tile */
+static int group_end(const int *sorted, int p, int j) {
+    const int t = sorted[p] / JN_SA_TILE;
+    int q = p + 1;
+    while (q < j && sorted[q] / JN_SA_TILE == t) q++;
+    return q;
+}
+
+static float sorted_mass(const float *x, float mx, const int *sorted, int j) {
+    float m = 0.0f;
+    for (int p = 0; p < j;) {
+        int q = group_end(sorted, p, j);
+        m = jn_sa_add(m, group_mass(x, mx, sorted, p, q, sorted[p] / JN_SA_TILE));
+        p = q;
+    }
+    return m;
+}
+
+/* M(idx[0, j)) for the rank-sorted candidates idx[0, m): sparse through a sorted copy in
+ * idx[m, m + j) when that fits, else the dense scan with the threshold of idx[j - 1] */
+static float prefix_mass(const float *x, int n, float mx, int *idx, int j, int m) {
+    if ((int64_t)m + j > n) return kept_mass(x, n, mx, jn_sa_rank(x[idx[j - 1]], idx[j - 1], n));
+    int *tmp = idx + m;
+    memcpy(tmp, idx, (size_t)j * sizeof *tmp);
+    qsort(tmp, (size_t)j, sizeof *tmp, cmp_int);
+    return sorted_mass(x, mx, tmp, j);
+}
+
+/* Steps 3, 5, 7, 8: x[n] = scaled logits, *mx, *rthr = the kept-set threshold; when top-k/top-p
+ * apply, *n_members = j > 0 and idx[0, j) are the kept tokens in rank order (else 0: all kept).
+ * idx[n] is heap scratch. Returns 0, or -1 when the row has no finite maximum (the caller takes
+ * the argmax). */
 static int blocked_plan(const float *logits, int n, float temperature, int top_k, float top_p, float *x, int *idx,
-                        float *mx_out, uint64_t *rthr_out) {
+                        float *mx_out, uint64_t *rthr_out, int *n_members) {
     float mx = jn_sa_from_bits(0xFF800000u); /* -inf */
     for (int i = 0; i < n; i++) {
         x[i] = jn_sa_scaled(logits[i], temperature);
@@ -126,31 +178,34 @@ static int blocked_plan(const float *logits, int n, float temperature, int top_k
     }
     if (mx == -INFINITY || mx == INFINITY) return -1;
     uint64_t rthr = 0;
+    *n_members = 0;
     const int use_k = top_k > 0 && top_k < n;
     const int use_p = top_p < 1.0f; /* false for NaN */
     if (use_k) {
         top_m(x, n, top_k, idx);
         rthr = jn_sa_rank(x[idx[top_k - 1]], idx[top_k - 1], n);
+        *n_members = top_k;
     }
     if (use_p) {
-        const float target = jn_sa_mul(top_p, kept_mass(x, n, mx, rthr));
+        const float target = jn_sa_mul(top_p, use_k ? prefix_mass(x, n, mx, idx, top_k, top_k) : kept_mass(x, n, mx, 0));
         int m = use_k ? top_k : (n < 64 ? n : 64);
         for (;;) {
             if (!use_k) top_m(x, n, m, idx);
             /* the m-prefix reaches the target (always true when it is the whole kept set) */
-            if (use_k || m == n || kept_mass(x, n, mx, jn_sa_rank(x[idx[m - 1]], idx[m - 1], n)) >= target) break;
+            if (use_k || m == n || prefix_mass(x, n, mx, idx, m, m) >= target) break;
             m = m > n / 8 ? n : m * 8;
         }
         /* shortest prefix j in [1, m] whose mass reaches the target */
         int lo = 1, hi = m;
         while (lo < hi) {
             int mid = lo + (hi - lo) / 2;
-            if (kept_mass(x, n, mx, jn_sa_rank(x[idx[mid - 1]], idx[mid - 1], n)) >= target)
+            if (prefix_mass(x, n, mx, idx, mid, m) >= target)
                 hi = mid;
             else
                 lo = mid + 1;
         }
         rthr = jn_sa_rank(x[idx[lo - 1]], idx[lo - 1], n);
+        *n_members = lo;
     }
     *mx_out = mx;
     *rthr_out = rthr;
@@ -162,7 +217,8 @@ int jn_sample_dist(const float *logits, int n, float temperature, int top_k, flo
     if (!(temperature > 0)) return one_hot(probs, n, jn_sample_argmax(logits, n));
     float mx;
     uint64_t rthr;
-    if (blocked_plan(logits, n, temperature, top_k, top_p, probs, idx, &mx, &rthr))
+    int members;
+    if (blocked_plan(logits, n, temperature, top_k, top_p, probs, idx, &mx, &rthr, &members))
         return one_hot(probs, n, jn_sample_argmax(logits, n));
     /* probs holds x; each x_i is read (for its rank and weight) before it is overwritten */
     const float inv = jn_sa_div(1.0f, kept_mass(probs, n, mx, rthr));
@@ -181,15 +237,53 @@ int jn_sample(const float *logits, int n, float temperature, int top_k, float to
     if (!(temperature > 0)) return jn_sample_argmax(logits, n);
     float mx;
     uint64_t rthr;
+    int j;
     const float *x = scratch;
-    if (blocked_plan(logits, n, temperature, top_k, top_p, scratch, scratch_idx, &mx, &rthr))
+    if (blocked_plan(logits, n, temperature, top_k, top_p, scratch, scratch_idx, &mx, &rthr, &j))
         return jn_sample_argmax(logits, n);
-    /* step 9: the tiled CDF walk */
+    if (j > 0) { /* top-k / top-p: the same walk over the members only (the others weigh 0) */
+        int *sorted = scratch_idx;
+        qsort(sorted, (size_t)j, sizeof *sorted, cmp_int);
+        if (!(u >= 0)) u = 0;
+        const float target = jn_sa_mul(u, sorted_mass(x, mx, sorted, j));
+        float S = 0.0f;
+        for (int p = 0; p < j;) {
+            int q = group_end(sorted, p, j);
+            float next = jn_sa_add(S, group_mass(x, mx, sorted, p, q, sorted[p] / JN_SA_TILE));
+            if (target < next) {
+                float s = S;
+                int last = -1;
+                for (int k = p; k < q; k++) {
+                    float e = jn_sa_exp(jn_sa_sub(x[sorted[k]], mx));
+                    if (e <= 0.0f) continue;
+                    s = jn_sa_add(s, e);
+                    last = sorted[k];
+                    if (target < s) return sorted[k];
+                }
+                return last;
+            }
+            S = next;
+            p = q;
+        }
+        for (int k = j - 1; k >= 0; k--)
+            if (jn_sa_exp(jn_sa_sub(x[sorted[k]], mx)) > 0.0f) return sorted[k];
+        return jn_sample_argmax(logits, n);
+    }
+    /* step 9: the tiled CDF walk. The tile sums of rows up to 512 tiles (both Janus vocabularies)
+     * are kept on the stack, so the walk recomputes the weights of one tile only. */
     if (!(u >= 0)) u = 0;
-    const float target = jn_sa_mul(u, kept_mass(x, n, mx, rthr));
+    float tsum[512];
+    const int NT = n_tiles(n), keep = NT <= 512;
+    float total = 0.0f;
+    for (int t = 0; t < NT; t++) {
+        float ts = tile_mass(x, n, mx, rthr, t);
+        if (keep) tsum[t] = ts;
+        total = jn_sa_add(total, ts);
+    }
+    const float target = jn_sa_mul(u, total);
     float S = 0.0f;
-    for (int t = 0; t < n_tiles(n); t++) {
-        float next = jn_sa_add(S, tile_mass(x, n, mx, rthr, t));
+    for (int t = 0; t < NT; t++) {
+        float next = jn_sa_add(S, keep ? tsum[t] : tile_mass(x, n, mx, rthr, t));
         if (target < next) {
             float s = S;
             int last = -1, end = (t + 1) * JN_SA_TILE < n ? (t + 1) * JN_SA_TILE : n;
@@ -210,7 +304,7 @@ int jn_sample(const float *logits, int n, float temperature, int top_k, float to
 }
 
 void jn_sample_rows(int32_t *ids, int repeat, const float *logits, int n_out, int C, int cfg_pairs,
-                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, float *work_f, int *work_i) {
+                    const jn_sample_params *sp, uint64_t stream0, uint64_t index, float *work_f, int *work_i) {
     for (int r = 0; r < n_out; r++) {
         const float *row = logits + (size_t)r * C * (cfg_pairs ? 2 : 1);
         float *m = work_f + C; /* the mixed row; jn_sample's scratch is work_f[0, C) */
