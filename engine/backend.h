@@ -168,6 +168,10 @@ struct jn_backend {
     void (*attention_kv)(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
                          int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
                          int ldo, int causal, float scale, const int32_t *dpos);
+    /* y = silu(group_norm(x)) (the VQ decoder's norm → nonlinearity pairs; one pass on cuda,
+     * group_norm then silu in place on ref/cpu). In place allowed. */
+    void (*group_norm_silu)(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                            int C, int G, float eps);
     /* Step capture (CUDA graphs; NULL on ref/cpu, where callers run the ops eagerly, using
      * step_scalar/set_step_scalar there too). capture_begin() starts recording the ops queued on
      * the backend's stream (nothing runs); capture_end() instantiates them as graph slot `slot`
@@ -210,14 +214,16 @@ jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const char *value
 /* One line for `janus info`: device, memory, GEMM precision, conv2d engine (and why not cuDNN).
  * Returns snprintf's count. */
 int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n);
+/* Free and total bytes of the cuda backend's device now (for planning what fits before loading). */
+jn_status jn_backend_cuda_memory(jn_backend *be, size_t *free_bytes, size_t *total_bytes, jn_error *err);
 
 /* Host-memory backends (ref, cpu) share these implementations of the entries above
- * (engine/sample.c, engine/cpu/step_ops.c): they read the scalars directly and call the backend's
- * own rope / attention / copy2d. */
+ * (engine/sample.c, engine/cpu/host_extra_ops.c): they read the scalars directly and call the
+ * backend's own rope / attention / copy2d / group_norm / silu. */
 jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
                                  int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
                                  const int32_t *index_dev, jn_error *err);
-void jn_backend_host_step_ops(jn_backend *be); /* fills get_rows_dev … set_step_scalar, sample */
+void jn_backend_host_extra_ops(jn_backend *be); /* fills every entry of the CUDA block */
 
 #ifdef __cplusplus
 }

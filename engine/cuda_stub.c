@@ -26,3 +26,10 @@ int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n) {
     (void)be;
     return snprintf(buf, n, "built without CUDA");
 }
+
+jn_status jn_backend_cuda_memory(jn_backend *be, size_t *free_bytes, size_t *total_bytes, jn_error *err) {
+    (void)be;
+    (void)free_bytes;
+    (void)total_bytes;
+    return jn_fail(err, JN_ERR_USAGE, "device memory: this janus was built without CUDA");
+}

@@ -188,6 +188,14 @@ static void t_norms(void) {
         char name[64];
         snprintf(name, sizeof name, "group_norm HW=%d C=%d G=%d", HW, Cc, G);
         tu_close(name, gc, gr, n, 2e-5, 2e-6);
+        /* fused GroupNorm + SiLU against the ref composition */
+        R->group_norm_silu(R, gr, gx, &gw.wr, &gb.wr, HW, Cc, G, 1e-6f);
+        C->upload(C, gd, gx, n * sizeof(float));
+        C->group_norm_silu(C, gd, gd, &gw.wc, &gb.wc, HW, Cc, G, 1e-6f);
+        free(gc);
+        gc = host_from(gd, n);
+        snprintf(name, sizeof name, "group_norm_silu HW=%d C=%d G=%d", HW, Cc, G);
+        tu_close(name, gc, gr, n, 2e-5, 2e-6);
         C->free(C, gd);
         free(gx);
         free(gr);

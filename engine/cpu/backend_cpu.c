@@ -422,6 +422,6 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
     be->copy2d = cpu_copy2d;
     be->conv2d = jn_cpu_conv2d;
     be->upsample2x = cpu_upsample2x;
-    jn_backend_host_step_ops(be); /* sample, get_rows_dev, *_dpos, step scalars */
+    jn_backend_host_extra_ops(be); /* the entries of the CUDA block: sample, *_dpos, K/V, capture */
     return be;
 }

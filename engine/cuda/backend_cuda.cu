@@ -65,6 +65,21 @@ extern "C" jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const 
     return jn_fail(err, JN_ERR_USAGE, "cuda setting '%s': expected gemm or cudnn", key ? key : "(null)");
 }
 
+extern "C" jn_status jn_backend_cuda_memory(jn_backend *be, size_t *free_bytes, size_t *total_bytes, jn_error *err) {
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl)
+        return jn_fail(err, JN_ERR_USAGE, "device memory: not a cuda backend");
+    jn_cuda_impl *c = jn_cuda(be);
+    size_t fr = 0, tot = 0;
+    cudaError_t e = cudaMemGetInfo(&fr, &tot);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cudaMemGetInfo failed: %s", c->device, cudaGetErrorString(e));
+    }
+    if (free_bytes) *free_bytes = fr;
+    if (total_bytes) *total_bytes = tot;
+    return JN_OK;
+}
+
 extern "C" int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n) {
     if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl) return snprintf(buf, n, "not a cuda backend");
     jn_cuda_impl *c = jn_cuda(be);
@@ -455,6 +470,7 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     be->copy2d_dpos = jn_cuda_copy2d_dpos;
     be->copy2d_kv = jn_cuda_copy2d_kv;
     be->attention_kv = jn_cuda_attention_kv;
+    be->group_norm_silu = jn_cuda_group_norm_silu;
     be->capture_begin = cu_capture_begin;
     be->capture_end = cu_capture_end;
     be->replay = cu_replay;

@@ -146,6 +146,8 @@ jn_status jn_cuda_sample(jn_backend *be, int32_t *ids, int repeat, const float *
                          const jn_sample_params *sp, uint64_t stream0, uint64_t index, const int32_t *index_dev,
                          jn_error *err);
 /* ops.cu */
+void jn_cuda_group_norm_silu(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                             int C, int G, float eps);
 void jn_cuda_rope_dpos(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
                        const int32_t *pos0_host, const int32_t *dpos, float theta);
 void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,

@@ -116,16 +116,18 @@ __global__ void gn_stats_kernel(float *__restrict__ stats, const double *__restr
     }
 }
 
+template <bool SILU>
 __global__ void gn_apply_kernel(float *y, const float *x, const float *__restrict__ stats, const float *__restrict__ w,
                                 const float *__restrict__ b, int64_t n, int C, int cg) {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n) return;
     int ch = (int)(e % C), g = ch / cg;
-    y[e] = (x[e] - stats[2 * g]) * stats[2 * g + 1] * w[ch] + (b ? b[ch] : 0.0f);
+    float v = (x[e] - stats[2 * g]) * stats[2 * g + 1] * w[ch] + (b ? b[ch] : 0.0f);
+    y[e] = SILU ? v / (1.0f + expf(-v)) : v; /* the VQ decoder's norm → SiLU pairs in one pass */
 }
 
-void jn_cuda_group_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW, int C,
-                        int G, float eps) {
+static void group_norm_impl(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                            int C, int G, float eps, bool silu) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || HW <= 0 || C <= 0) return;
     if (G <= 0 || C % G != 0) {
@@ -143,9 +145,22 @@ void jn_cuda_group_norm(jn_backend *be, float *y, const float *x, const jn_weigh
     gn_stats_kernel<<<G, 256, 0, c->stream>>>(stats, part, nchunk, HW, C, cg, eps);
     JN_CUDA_LAUNCHED(c);
     int64_t n = (int64_t)HW * C;
-    gn_apply_kernel<<<ew_blocks((size_t)n), JN_EW_THREADS, 0, c->stream>>>(y, x, stats, (const float *)w->dev,
-                                                                            b ? (const float *)b->dev : NULL, n, C, cg);
+    const float *wd = (const float *)w->dev, *bd = b ? (const float *)b->dev : NULL;
+    if (silu)
+        gn_apply_kernel<true><<<ew_blocks((size_t)n), JN_EW_THREADS, 0, c->stream>>>(y, x, stats, wd, bd, n, C, cg);
+    else
+        gn_apply_kernel<false><<<ew_blocks((size_t)n), JN_EW_THREADS, 0, c->stream>>>(y, x, stats, wd, bd, n, C, cg);
     JN_CUDA_LAUNCHED(c);
+}
+
+void jn_cuda_group_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW, int C,
+                        int G, float eps) {
+    group_norm_impl(be, y, x, w, b, HW, C, G, eps, false);
+}
+
+void jn_cuda_group_norm_silu(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                             int C, int G, float eps) {
+    group_norm_impl(be, y, x, w, b, HW, C, G, eps, true);
 }
 
 /* ---------------------------------------------------------------- RoPE */

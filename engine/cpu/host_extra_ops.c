@@ -1,8 +1,9 @@
-/* engine/cpu/step_ops.c — the step-capture entries of backend.h for host-memory backends (ref,
- * cpu): the *_dpos ops read their delta from host memory and call the backend's own rope /
- * attention / copy2d, the step scalars live in the backend struct, and there is no capture
- * (capture_begin == NULL tells callers to run the step eagerly). One implementation for both
- * backends, so the reference semantics of the cuda graph entries are these few lines. */
+/* engine/cpu/host_extra_ops.c — the entries appended to backend.h with the CUDA work, for
+ * host-memory backends (ref, cpu), by composition of each backend's own ops: the *_dpos ops read
+ * their delta from host memory and call rope / attention / copy2d, half K/V caches are converted
+ * to an f32 copy, group_norm_silu is group_norm then silu, the step scalars live in the backend
+ * struct, and there is no capture (capture_begin == NULL tells callers to run eagerly). One
+ * implementation for both backends, so the reference semantics of those entries are these lines. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -73,6 +74,12 @@ static void host_attention_kv(jn_backend *be, float *out, const float *q, const 
     free(vf);
 }
 
+static void host_group_norm_silu(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b,
+                                 int HW, int C, int G, float eps) {
+    be->group_norm(be, y, x, w, b, HW, C, G, eps);
+    be->silu(be, y, y, (size_t)HW * C);
+}
+
 static int32_t *host_step_scalar(jn_backend *be, int i) {
     return i >= 0 && i < JN_BACKEND_STEP_SCALARS ? &be->step_scalars_host[i] : NULL;
 }
@@ -81,7 +88,7 @@ static void host_set_step_scalar(jn_backend *be, int i, int32_t value) {
     if (i >= 0 && i < JN_BACKEND_STEP_SCALARS) be->step_scalars_host[i] = value;
 }
 
-void jn_backend_host_step_ops(jn_backend *be) {
+void jn_backend_host_extra_ops(jn_backend *be) {
     be->sample = jn_backend_host_sample;
     be->get_rows_dev = be->get_rows; /* backend memory is host memory */
     be->rope_dpos = host_rope_dpos;
@@ -89,6 +96,7 @@ void jn_backend_host_step_ops(jn_backend *be) {
     be->copy2d_dpos = host_copy2d_dpos;
     be->copy2d_kv = host_copy2d_kv;
     be->attention_kv = host_attention_kv;
+    be->group_norm_silu = host_group_norm_silu;
     be->capture_begin = NULL;
     be->capture_end = NULL;
     be->replay = NULL;
