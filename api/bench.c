@@ -2,7 +2,7 @@
  * inputs cost the same as real ones; with a full-size random-weight checkpoint this measures what
  * a real model costs. */
 #define _POSIX_C_SOURCE 200809L
-#include "internal.h"
+#include "session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,9 @@ janus_bench_params janus_bench_default_params(void) {
     return p;
 }
 
-static jn_status bench_vision(janus_model *m, janus_bench_result *r, jn_error *err) {
-    jn_backend *be = m->be;
+static jn_status bench_vision(janus_session *sess, janus_bench_result *r, jn_error *err) {
+    janus_model *m = sess->m;
+    jn_backend *be = sess->be;
     int S = m->image.size, N = m->image.n_image_tokens;
     float *px = malloc((size_t)3 * S * S * sizeof(float));
     float *aligned = be->alloc(be, (size_t)N * m->lm_hp.n_embd * sizeof(float));
@@ -45,8 +46,9 @@ done:
     return st;
 }
 
-static jn_status bench_text(janus_model *m, const janus_bench_params *p, janus_bench_result *r, jn_error *err) {
-    jn_backend *be = m->be;
+static jn_status bench_text(janus_session *sess, const janus_bench_params *p, janus_bench_result *r, jn_error *err) {
+    janus_model *m = sess->m;
+    jn_backend *be = sess->be;
     int E = m->lm_hp.n_embd, V = m->lm_hp.n_vocab, T = p->prefill_tokens, D = p->decode_tokens;
     jn_lm_session *ls = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, 1, T + D, T, err);
     float *x = be->alloc(be, (size_t)T * E * sizeof(float));
@@ -105,9 +107,15 @@ static int gen_progress(void *user, const char *what, long done, long total) {
 int janus_bench(janus_model *m, const janus_bench_params *p, janus_bench_result *r, janus_error *perr) {
     jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     memset(r, 0, sizeof *r);
-    jn_status st;
-    if (p->vision && (st = bench_vision(m, r, err))) return st;
-    if (p->text && (st = bench_text(m, p, r, err))) return st;
+    jn_status st = JN_OK;
+    if (p->vision || p->text) {
+        janus_session *s = janus_session_create(m, NULL, perr);
+        if (!s) return err->code ? err->code : JN_ERR_NOMEM;
+        if (p->vision) st = bench_vision(s, r, err);
+        if (!st && p->text) st = bench_text(s, p, r, err);
+        janus_session_free(s);
+        if (st) return st;
+    }
     if (p->vq) {
         int32_t ids[576];
         for (int i = 0; i < 576; i++) ids[i] = (int32_t)(jn_rng_uniform(3, 0, (uint64_t)i) * (float)(m->vq_hp.codebook_size - 1));

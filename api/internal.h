@@ -11,8 +11,10 @@
 #include "engine/backend.h"
 #include "engine/io/gguf.h"
 #include "engine/weights.h"
+#include "decoder/chat_template.h"
 #include "decoder/lm.h"
 #include "decoder/tokenizer.h"
+#include "vision/preprocess.h"
 #include "vision/siglip.h"
 #include "vq_tokenizer/gen.h"
 #include "vq_tokenizer/vq_decoder.h"
@@ -22,27 +24,14 @@ struct janus_tokenizer {
     int owned; /* 0 when it belongs to a model */
 };
 
-/* Prompt template and special tokens, all from GGUF metadata. */
-typedef struct janus_prompt_cfg {
-    char *system, *sep, *sep2, *user_role, *assistant_role, *image_tag, *image_start_tag, *image_end_tag, *pad_tag;
-    int32_t bos, eos, pad, image_placeholder, image_start, image_end;
-} janus_prompt_cfg;
-
-/* Image processor settings (preprocessor_config.json). */
-typedef struct janus_image_cfg {
-    int size, min_size, n_image_tokens;
-    uint8_t background[3];
-    float mean[3], std[3];
-    double rescale;
-} janus_image_cfg;
-
 struct janus_model {
     char *path;
     char name[256];
     int verbose;
+    int n_threads;      /* load-time thread count: the default for sessions */
     jn_gguf *gguf;
     jn_wstore *store;
-    jn_backend *be;
+    jn_backend *be;     /* uploads the weights (device copies on CUDA); sessions compute with their own */
     jn_lm_hparams lm_hp;
     jn_lm_weights lm_w;
     jn_gen_hparams gen_hp;
@@ -52,8 +41,8 @@ struct janus_model {
     jn_vq_hparams vq_hp;
     jn_vq_weights vq_w;
     struct janus_tokenizer tokenizer;
-    janus_prompt_cfg prompt;
-    janus_image_cfg image;
+    jn_chat_template prompt; /* decoder/chat_template.h */
+    jn_image_cfg image;      /* vision/preprocess.h */
 };
 
 /* Side of the generated image-token grid (official generate(): 384 px / patch 16 = 24, 576 tokens);

@@ -152,6 +152,8 @@ typedef struct janus_ask_params {
     uint64_t seed;
     const char *dump_dir;       /* write intermediates (.npy/.json) here, NULL = no */
     janus_token_fn on_token; void *on_token_user; /* streamed UTF-8 pieces (never split a character) */
+    const janus_image *rgb_images; int n_rgb_images; /* decoded images (uploads, video frames), placed
+                                   after the files of `images` in placeholder order */
 } janus_ask_params;
 
 janus_ask_params janus_ask_default_params(void);
@@ -171,6 +173,8 @@ typedef struct janus_gen_params {
     const int32_t *teacher_tokens; /* [576] fed instead of sampling (all images), NULL = sample */
     const char *dump_dir;
     janus_progress_fn progress; void *progress_user;
+    const char *negative_prompt; /* NULL: the official unconditional row (BOS, pads, <begin_of_image>);
+                                    else that row is this text in the prompt template (an extension) */
 } janus_gen_params;
 
 janus_gen_params janus_gen_default_params(void);
@@ -181,6 +185,157 @@ int janus_generate(janus_model *m, const janus_gen_params *p, janus_image **imag
 /* VQ-decodes n_images grids of 576 token ids each into images. */
 int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, janus_image **images,
                         janus_error *err);
+
+/* ---------------- sessions: the resident engine ----------------
+ *
+ * A janus_model is immutable after janus_model_load and may be shared by any number of threads.
+ * A janus_session, created from a model, owns everything a request mutates: its own backend
+ * instance (CPU thread pool and scratch, or CUDA stream), the KV cache, activations, the encoded
+ * images of a conversation and the VQ decoder's buffers, all reused from request to request.
+ * Sessions on one model run concurrently from different threads and give bit-for-bit the results
+ * they give one after another. One session must not be used by two threads at once.
+ *
+ *   janus_session *s = janus_session_create(m, NULL, &err);
+ *   janus_chat_add_image_file(s, "cat.png", -1, &err);        // encoded once, now
+ *   janus_ask_params ap = janus_ask_default_params();
+ *   ap.question = "What is in this picture?";
+ *   janus_chat_ask(s, &ap, &answer, &err);                      // prefill + decode
+ *   ap.question = "And what colour is it?";
+ *   janus_chat_ask(s, &ap, &answer2, &err);                     // continues from the cached KV
+ *   janus_session_free(s);
+ */
+typedef struct janus_session janus_session;
+enum { JANUS_GEN_RUNNING = 0, JANUS_GEN_DONE = 1, JANUS_GEN_CANCELLED = 2 }; /* request states */
+
+typedef struct janus_session_params {
+    const char *backend;  /* NULL: the model's backend ("cpu", "cuda", "ref") */
+    int n_threads;        /* CPU threads of this session; <= 0: the model's load-time setting */
+    int max_rows;         /* LM rows one forward may hold (understanding sequences, or 2 per image
+                             being generated); <= 0: 8. A generation batch takes a KV cache of
+                             max_rows x (prompt + 576) positions (1B: 384 KiB each in f32). */
+    int max_ctx;          /* KV positions per row; <= 0: the model's context. Memory for the KV cache
+                             is taken as requests need it, never more than max_rows x max_ctx. */
+    size_t mem_limit;     /* bytes this session may allocate for KV cache and activations before it
+                             refuses a request (with the numbers and what would fit);
+                             0: the memory available to the process (MemAvailable, cgroup limit);
+                             SIZE_MAX: no check */
+} janus_session_params;
+
+janus_session_params janus_session_default_params(void);
+janus_session *janus_session_create(janus_model *m, const janus_session_params *p, janus_error *err);
+void janus_session_free(janus_session *s);
+janus_model *janus_session_model(janus_session *s);
+
+/* What a workload needs, computed before anything is allocated. */
+typedef struct janus_memory_plan {
+    size_t weights;      /* the model's tensors (mapped from the file on the CPU) */
+    size_t kv_cache;     /* LM K/V cache: rows x ctx positions */
+    size_t activations;  /* LM activations for the largest forward */
+    size_t vision;       /* SigLIP buffers for the images encoded at once */
+    size_t vq_decoder;   /* VQ decoder buffers */
+    size_t total;        /* all of the above */
+    size_t available;    /* memory the process may still take (MemAvailable, cgroup limit); 0: unknown */
+} janus_memory_plan;
+/* rows: LM rows (2 per generated image, 1 per understanding sequence); ctx: positions per row
+ * (<= 0: a 64-token prompt + 576 image tokens); prefill_rows: rows of the largest forward (<= 0:
+ * 2 x 64); images: encoded at once (0: no vision); vq: 1 if the VQ decoder is used. */
+int janus_memory_plan_for(const janus_model *m, int rows, int ctx, int prefill_rows, int images, int vq,
+                          janus_memory_plan *out);
+/* Memory the process may still take: min(MemAvailable, cgroup limit - usage); 0 if unknown. */
+size_t janus_memory_available(void);
+
+/* What a session has done so far (timings in seconds of wall-clock time). */
+typedef struct janus_session_stats {
+    long images_encoded;    /* SigLIP encodes run (one per image) */
+    long tokens_prefilled;  /* prompt rows pushed through the LM in prefill calls */
+    long tokens_decoded;    /* understanding tokens decoded (one forward row each) */
+    long gen_steps;         /* generation steps (one batched forward of all live rows each) */
+    long images_decoded;    /* VQ decodes */
+    double encode_s, prefill_s, decode_s, gen_s, vq_s;
+} janus_session_stats;
+void janus_session_get_stats(const janus_session *s, janus_session_stats *out);
+
+/* ---- understanding: a conversation kept in the session ----
+ * The conversation is a list of turns; images are attached to the next user turn. Each call to
+ * janus_chat_ask appends the user turn and the answer. Only the tokens that differ from what the
+ * KV cache already holds are prefilled, and every image is encoded exactly once, when added, so
+ * a follow-up question costs its own tokens only. The answer to a turn is exactly what janus_ask
+ * gives for the same images with the earlier turns as history. */
+int janus_chat_reset(janus_session *s); /* forgets turns and images */
+/* Decodes, preprocesses and encodes an image file (frame at at_seconds for videos, < 0: first). */
+int janus_chat_add_image_file(janus_session *s, const char *path, double at_seconds, janus_error *err);
+/* The same from decoded RGB pixels (e.g. a server's upload). */
+int janus_chat_add_image(janus_session *s, const janus_image *img, janus_error *err);
+/* p->question is the new user turn; p->images (if any) are added first, as by
+ * janus_chat_add_image_file; p->history must be empty (the session holds the history). If the
+ * question has no <image_placeholder>, one per image attached to this turn is put before it, each
+ * followed by "\n". Sampling, max_tokens, on_token and dump_dir as in janus_ask. *answer
+ * (optional) is malloc'ed. When the answer stops at max_tokens or at the context end rather than
+ * at end-of-sentence, *finish_reason (optional) is "length", else "stop". */
+int janus_chat_ask(janus_session *s, const janus_ask_params *p, char **answer, const char **finish_reason,
+                   janus_error *err);
+/* Turns so far (user text as sent to the model, with its image tags, and the answer). */
+int janus_chat_n_turns(const janus_session *s);
+const janus_turn_text *janus_chat_turn(const janus_session *s, int i);
+
+/* ---- understanding: independent questions side by side (captioning, a server) ----
+ * Up to max_seqs sequences decode together, one batched forward per step; a finished sequence's
+ * slot is free at once for the next question (continuous batching). Each answer is exactly what
+ * janus_ask gives for the same parameters, whatever else runs in the batch. */
+typedef struct janus_ask_batch janus_ask_batch;
+/* max_ctx: positions per sequence (prompt + answer); <= 0: one image + 256 tokens + max_tokens of
+ * the first request. */
+janus_ask_batch *janus_ask_batch_create(janus_session *s, int max_seqs, int max_ctx, janus_error *err);
+void janus_ask_batch_free(janus_ask_batch *b);
+/* Adds n questions (history allowed; dump_dir ignored). Every image of the n is encoded in one
+ * SigLIP call, then each prompt is prefilled. ids[i] receives request i's id (>= 0) or its negative
+ * status when it alone failed (unreadable image, prompt too long: errs[i], if errs is given, says
+ * why). Returns the number added, or a negative status when nothing could run (no free sequence
+ * for all n: add fewer; a backend failure). */
+int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, int *ids, janus_error *errs,
+                        janus_error *err);
+/* One decode step for every running question; returns how many still run, or a negative status. */
+int janus_ask_batch_step(janus_ask_batch *b, janus_error *err);
+int janus_ask_batch_free_seqs(const janus_ask_batch *b);
+int janus_ask_batch_n_live(const janus_ask_batch *b);
+/* JANUS_GEN_RUNNING / JANUS_GEN_DONE / JANUS_GEN_CANCELLED, -1 for an unknown id; *n_tokens: answer
+ * tokens so far. */
+int janus_ask_batch_state(const janus_ask_batch *b, int id, int *n_tokens);
+int janus_ask_batch_cancel(janus_ask_batch *b, int id);
+/* Moves out a finished answer (malloc'ed text, special tokens skipped); the id is then forgotten.
+ * finish_reason: "stop" (end of sentence or on_token asked to stop) or "length". */
+int janus_ask_batch_take(janus_ask_batch *b, int id, char **answer, const char **finish_reason, int *n_tokens,
+                         janus_error *err);
+
+/* ---- generation: the step loop, several independent requests in one batched forward ----
+ * A batch holds requests with their own prompt, n_images, seed, cfg, temperature, top-k/p and
+ * progress callback; each takes 2 x n_images LM rows (cond, uncond per image). Every step runs one
+ * forward over all live rows of all requests. Requests may join a running batch (they prefill at
+ * once and start at their own step 0) and leave it when done or cancelled. A request's images
+ * depend only on its own parameters: the same as janus_generate with the same parameters. */
+typedef struct janus_gen_batch janus_gen_batch;
+janus_gen_batch *janus_gen_batch_create(janus_session *s, janus_error *err);
+void janus_gen_batch_free(janus_gen_batch *b);
+/* Adds a request (tokenizes and prefills its rows). Returns a request id >= 0, or a negative
+ * status: JANUS_ERR_USAGE for bad parameters or when its rows do not fit beside the live ones
+ * (the message says how many rows are free). p is copied (the prompt too). */
+int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_error *err);
+/* One step for every live request. Returns the number of requests still running afterwards
+ * (0: all done), or a negative status (backend failure: every live request fails). A request
+ * whose progress callback returns non-zero is cancelled. */
+int janus_gen_batch_step(janus_gen_batch *b, janus_error *err);
+/* Cancels a queued or running request (its rows are freed at once). */
+int janus_gen_batch_cancel(janus_gen_batch *b, int id);
+/* State and steps done (of 576) of request id; -1 for an unknown id. */
+int janus_gen_batch_state(const janus_gen_batch *b, int id, int *steps_done);
+int janus_gen_batch_n_live(const janus_gen_batch *b);
+int janus_gen_batch_free_rows(const janus_gen_batch *b);
+/* Moves out the image tokens [n_images, 576] of a finished request (malloc'ed; the request is
+ * then forgotten). */
+int janus_gen_batch_take_tokens(janus_gen_batch *b, int id, int32_t **tokens, int *n_images, janus_error *err);
+/* VQ-decodes n_images grids of 576 ids each with the session's reused decoder buffers. */
+int janus_session_decode(janus_session *s, const int32_t *tokens, int n_images, janus_image **images,
+                         janus_error *err);
 
 /* ---------------- benchmarks ---------------- */
 

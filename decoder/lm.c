@@ -5,6 +5,7 @@
  * is one GEMM per matrix). All buffers come from session creation, so the decode loop allocates
  * nothing. The code is written once against the jn_backend ops table (ref, cpu, cuda). */
 #include "lm.h"
+#include "table.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@ struct jn_lm_session {
     const jn_lm_hparams *hp;
     const jn_lm_weights *w;
     int n_seq_max, n_ctx, n_tok_max;
-    int n_past;
+    int *seq_len;   /* host [n_seq_max]: cached positions of each sequence slot */
+    int *slot_ids;  /* host [n_seq_max]: scratch for jn_lm_forward's identity slot list */
     size_t nbytes;
     /* KV cache, per layer: [n_seq_max][n_ctx][kv_dim] (K after RoPE) */
     float *k_cache; /* [n_layer][n_seq_max][n_ctx][kv_dim] */
@@ -56,48 +58,20 @@ static jn_status check_hparams(const jn_lm_hparams *hp, jn_error *err) {
     return JN_OK;
 }
 
-static jn_weight *get2(jn_wstore *st, jn_error *err, int64_t d0, int64_t d1, unsigned mask, const char *name) {
-    int64_t shape[2] = {d0, d1};
-    return jn_wstore_get(st, name, 2, shape, mask, err);
-}
-static jn_weight *get1(jn_wstore *st, jn_error *err, int64_t d0, const char *name) {
-    int64_t shape[1] = {d0};
-    return jn_wstore_get(st, name, 1, shape, JN_DTYPE_MASK_F32, err);
-}
-
 jn_status jn_lm_bind(jn_lm_weights *w, jn_wstore *store, const jn_lm_hparams *hp, jn_error *err) {
     memset(w, 0, sizeof *w);
     jn_status st = check_hparams(hp, err);
     if (st != JN_OK) return st;
-    const int64_t E = hp->n_embd, QD = (int64_t)hp->n_head * hp->d_head, KVD = (int64_t)hp->n_kv_head * hp->d_head;
     jn_lm_weights t;
     memset(&t, 0, sizeof t);
-    if (!(t.tok_embd = get2(store, err, hp->n_vocab, E, 0, "lm.embed_tokens.weight"))) return err ? err->code : JN_ERR_FORMAT;
-    if (!(t.norm = get1(store, err, E, "lm.norm.weight"))) return err ? err->code : JN_ERR_FORMAT;
-    if (!(t.lm_head = get2(store, err, hp->n_vocab, E, 0, "lm_head.weight"))) return err ? err->code : JN_ERR_FORMAT;
     t.layers = calloc((size_t)hp->n_layer, sizeof *t.layers);
     if (!t.layers) return jn_fail(err, JN_ERR_NOMEM, "out of memory binding %d LM layers", hp->n_layer);
-    for (int i = 0; i < hp->n_layer; i++) {
-        jn_lm_layer *L = &t.layers[i];
-        char name[128];
-#define JN_LM_GET(dst, expr, fmt)                                   \
-    do {                                                            \
-        snprintf(name, sizeof name, fmt, i);                        \
-        if (!((dst) = (expr))) {                                    \
-            free(t.layers);                                         \
-            return err ? err->code : JN_ERR_FORMAT;                 \
-        }                                                           \
-    } while (0)
-        JN_LM_GET(L->attn_norm, get1(store, err, E, name), "lm.layers.%d.input_layernorm.weight");
-        JN_LM_GET(L->wq, get2(store, err, QD, E, 0, name), "lm.layers.%d.self_attn.q_proj.weight");
-        JN_LM_GET(L->wk, get2(store, err, KVD, E, 0, name), "lm.layers.%d.self_attn.k_proj.weight");
-        JN_LM_GET(L->wv, get2(store, err, KVD, E, 0, name), "lm.layers.%d.self_attn.v_proj.weight");
-        JN_LM_GET(L->wo, get2(store, err, E, QD, 0, name), "lm.layers.%d.self_attn.o_proj.weight");
-        JN_LM_GET(L->ffn_norm, get1(store, err, E, name), "lm.layers.%d.post_attention_layernorm.weight");
-        JN_LM_GET(L->w_gate, get2(store, err, hp->n_ff, E, 0, name), "lm.layers.%d.mlp.gate_proj.weight");
-        JN_LM_GET(L->w_up, get2(store, err, hp->n_ff, E, 0, name), "lm.layers.%d.mlp.up_proj.weight");
-        JN_LM_GET(L->w_down, get2(store, err, E, hp->n_ff, 0, name), "lm.layers.%d.mlp.down_proj.weight");
-#undef JN_LM_GET
+    jn_bind_sink sink;
+    jn_bind_sink_init(&sink, store, err);
+    jn_lm_tensors(hp, &t, &sink.base);
+    if (sink.base.failed) {
+        free(t.layers);
+        return err ? err->code : JN_ERR_FORMAT;
     }
     *w = t;
     return JN_OK;
@@ -128,6 +102,31 @@ jn_status jn_lm_weights_upload(jn_backend *be, jn_lm_weights *w, const jn_lm_hpa
 
 /* ------------------------------------------------------------------ session */
 
+enum { JN_LM_N_BUFFERS = 11 };
+
+/* Bytes of each session buffer, in the order of jn_lm_session_create's table: K cache, V cache
+ * ([n_layer][n_seq][n_ctx][kv_dim] f32 each), then the activations of n_tok_max rows. 0 on overflow. */
+static int lm_buffer_sizes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max,
+                           size_t out[JN_LM_N_BUFFERS]) {
+    const size_t E = (size_t)hp->n_embd, QD = (size_t)hp->n_head * hp->d_head,
+                 KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
+    size_t cache = 0;
+    int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache) && jn_mul_ok(cache, (size_t)n_ctx, &cache) &&
+             jn_mul_ok(cache, KVD, &cache) && jn_mul_ok(cache, sizeof(float), &cache);
+    const size_t per_row[JN_LM_N_BUFFERS - 2] = {E, E, QD, KVD, KVD, QD, E, FF, FF};
+    out[0] = out[1] = cache;
+    for (int i = 0; i < JN_LM_N_BUFFERS - 2; i++) ok = ok && jn_mul_ok(R * sizeof(float), per_row[i], &out[2 + i]);
+    return ok;
+}
+
+size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, size_t *kv_bytes) {
+    size_t sizes[JN_LM_N_BUFFERS], total = 0;
+    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, sizes)) return SIZE_MAX;
+    for (int i = 0; i < JN_LM_N_BUFFERS; i++) total += sizes[i];
+    if (kv_bytes) *kv_bytes = sizes[0] + sizes[1];
+    return total;
+}
+
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
                                     int n_ctx, int n_tok_max, jn_error *err) {
     if (check_hparams(hp, err) != JN_OK) return NULL;
@@ -153,19 +152,16 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
     s->n_ctx = n_ctx;
     s->n_tok_max = n_tok_max;
     s->pos0 = calloc((size_t)n_seq_max, sizeof *s->pos0);
-    if (!s->pos0) {
+    s->seq_len = calloc((size_t)n_seq_max, sizeof *s->seq_len);
+    s->slot_ids = calloc((size_t)n_seq_max, sizeof *s->slot_ids);
+    if (!s->pos0 || !s->seq_len || !s->slot_ids) {
         jn_lm_session_free(s);
         jn_fail(err, JN_ERR_NOMEM, "out of memory creating the LM session");
         return NULL;
     }
 
-    const size_t E = (size_t)hp->n_embd, QD = (size_t)hp->n_head * hp->d_head,
-                 KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
-    size_t cache_elems = 0;
-    int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache_elems) &&
-             jn_mul_ok(cache_elems, (size_t)n_ctx, &cache_elems) && jn_mul_ok(cache_elems, KVD, &cache_elems) &&
-             jn_mul_ok(cache_elems, sizeof(float), &cache_elems);
-    if (!ok) {
+    size_t sizes[JN_LM_N_BUFFERS];
+    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, sizes)) {
         jn_lm_session_free(s);
         jn_fail(err, JN_ERR_USAGE, "KV cache size overflows (n_seq %d x n_ctx %d)", n_seq_max, n_ctx);
         return NULL;
@@ -174,18 +170,13 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
         float **p;
         size_t nbytes;
         const char *what;
-    } bufs[] = {
-        {&s->k_cache, cache_elems, "K cache"},
-        {&s->v_cache, cache_elems, "V cache"},
-        {&s->cur, R * E * sizeof(float), "activations"},
-        {&s->xn, R * E * sizeof(float), "activations"},
-        {&s->q, R * QD * sizeof(float), "activations"},
-        {&s->k, R * KVD * sizeof(float), "activations"},
-        {&s->v, R * KVD * sizeof(float), "activations"},
-        {&s->att, R * QD * sizeof(float), "activations"},
-        {&s->tmp, R * E * sizeof(float), "activations"},
-        {&s->gate, R * FF * sizeof(float), "activations"},
-        {&s->up, R * FF * sizeof(float), "activations"},
+    } bufs[JN_LM_N_BUFFERS] = {
+        {&s->k_cache, sizes[0], "K cache"},  {&s->v_cache, sizes[1], "V cache"},
+        {&s->cur, sizes[2], "activations"},  {&s->xn, sizes[3], "activations"},
+        {&s->q, sizes[4], "activations"},    {&s->k, sizes[5], "activations"},
+        {&s->v, sizes[6], "activations"},    {&s->att, sizes[7], "activations"},
+        {&s->tmp, sizes[8], "activations"},  {&s->gate, sizes[9], "activations"},
+        {&s->up, sizes[10], "activations"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].p = be->alloc(be, bufs[i].nbytes);
@@ -207,21 +198,73 @@ void jn_lm_session_free(jn_lm_session *s) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) s->be->free(s->be, bufs[i]);
     free(s->pos0);
+    free(s->seq_len);
+    free(s->slot_ids);
     free(s);
 }
 
-void jn_lm_session_reset(jn_lm_session *s) { s->n_past = 0; }
-int jn_lm_session_n_past(const jn_lm_session *s) { return s->n_past; }
-void jn_lm_session_truncate(jn_lm_session *s, int n_past) {
-    JN_ASSERT(n_past >= 0 && n_past <= s->n_past);
-    s->n_past = n_past;
+void jn_lm_session_reset(jn_lm_session *s) {
+    for (int i = 0; i < s->n_seq_max; i++) s->seq_len[i] = 0;
 }
+int jn_lm_session_n_past(const jn_lm_session *s) { return s->seq_len[0]; }
+void jn_lm_session_truncate(jn_lm_session *s, int n_past) {
+    JN_ASSERT(n_past >= 0);
+    for (int i = 0; i < s->n_seq_max; i++)
+        if (s->seq_len[i] > n_past) s->seq_len[i] = n_past;
+}
+int jn_lm_session_n_seq_max(const jn_lm_session *s) { return s->n_seq_max; }
+int jn_lm_session_n_ctx(const jn_lm_session *s) { return s->n_ctx; }
+int jn_lm_seq_len(const jn_lm_session *s, int slot) {
+    JN_ASSERT(slot >= 0 && slot < s->n_seq_max);
+    return s->seq_len[slot];
+}
+void jn_lm_seq_truncate(jn_lm_session *s, int slot, int n_past) {
+    JN_ASSERT(slot >= 0 && slot < s->n_seq_max && n_past >= 0);
+    if (s->seq_len[slot] > n_past) s->seq_len[slot] = n_past;
+}
+void jn_lm_seq_copy(jn_lm_session *s, int dst, int src) {
+    JN_ASSERT(dst >= 0 && dst < s->n_seq_max && src >= 0 && src < s->n_seq_max);
+    if (dst == src) return;
+    const size_t KVD = (size_t)s->hp->n_kv_head * s->hp->d_head, seq_stride = (size_t)s->n_ctx * KVD;
+    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride, n = (size_t)s->seq_len[src] * KVD;
+    for (int l = 0; l < s->hp->n_layer && n; l++) {
+        size_t off = (size_t)l * layer_stride;
+        s->be->copy(s->be, s->k_cache + off + (size_t)dst * seq_stride, s->k_cache + off + (size_t)src * seq_stride,
+                    n * sizeof(float));
+        s->be->copy(s->be, s->v_cache + off + (size_t)dst * seq_stride, s->v_cache + off + (size_t)src * seq_stride,
+                    n * sizeof(float));
+    }
+    s->seq_len[dst] = s->seq_len[src];
+}
+void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot) {
+    JN_ASSERT(dst->hp == src->hp && dst->be == src->be && dst_slot >= 0 && dst_slot < dst->n_seq_max && src_slot >= 0 &&
+              src_slot < src->n_seq_max);
+    const size_t KVD = (size_t)src->hp->n_kv_head * src->hp->d_head;
+    const int n = src->seq_len[src_slot] < dst->n_ctx ? src->seq_len[src_slot] : dst->n_ctx;
+    for (int l = 0; l < src->hp->n_layer && n > 0; l++) {
+        size_t so = ((size_t)l * src->n_seq_max + (size_t)src_slot) * src->n_ctx * KVD;
+        size_t d0 = ((size_t)l * dst->n_seq_max + (size_t)dst_slot) * dst->n_ctx * KVD;
+        src->be->copy(src->be, dst->k_cache + d0, src->k_cache + so, (size_t)n * KVD * sizeof(float));
+        src->be->copy(src->be, dst->v_cache + d0, src->v_cache + so, (size_t)n * KVD * sizeof(float));
+    }
+    dst->seq_len[dst_slot] = n;
+}
+
 size_t jn_lm_session_nbytes(const jn_lm_session *s) { return s->nbytes; }
 
 /* ------------------------------------------------------------------ forward */
 
 jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, float *hidden, int last_only,
                         jn_error *err) {
+    if (n_seq < 1 || n_seq > s->n_seq_max)
+        return jn_fail(err, JN_ERR_USAGE, "LM forward: n_seq %d out of range (session holds %d sequences)", n_seq,
+                       s->n_seq_max);
+    for (int i = 0; i < n_seq; i++) s->slot_ids[i] = i;
+    return jn_lm_forward_slots(s, x, s->slot_ids, n_seq, n_tok, hidden, last_only, err);
+}
+
+jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots, int n_seq, int n_tok, float *hidden,
+                              int last_only, jn_error *err) {
     jn_backend *be = s->be;
     const jn_lm_hparams *hp = s->hp;
     const jn_lm_weights *w = s->w;
@@ -232,21 +275,28 @@ jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, 
         return jn_fail(err, JN_ERR_USAGE,
                        "LM forward: %d sequences x %d tokens = %lld rows exceed the session's %d rows per call",
                        n_seq, n_tok, (long long)n_seq * n_tok, s->n_tok_max);
-    if ((int64_t)s->n_past + n_tok > s->n_ctx)
-        return jn_fail(err, JN_ERR_USAGE,
-                       "context overflow: %d cached positions + %d new tokens exceed the context size of %d",
-                       s->n_past, n_tok, s->n_ctx);
+    for (int i = 0; i < n_seq; i++) {
+        if (slots[i] < 0 || slots[i] >= s->n_seq_max)
+            return jn_fail(err, JN_ERR_USAGE, "LM forward: sequence slot %d out of range [0, %d)", slots[i],
+                           s->n_seq_max);
+        for (int j = 0; j < i; j++)
+            if (slots[j] == slots[i]) return jn_fail(err, JN_ERR_USAGE, "LM forward: sequence slot %d given twice", slots[i]);
+        if ((int64_t)s->seq_len[slots[i]] + n_tok > s->n_ctx)
+            return jn_fail(err, JN_ERR_USAGE,
+                           "context overflow: %d cached positions + %d new tokens exceed the context size of %d",
+                           s->seq_len[slots[i]], n_tok, s->n_ctx);
+    }
 
     const int E = hp->n_embd, D = hp->d_head, H = hp->n_head, KVH = hp->n_kv_head;
     const int QD = H * D, KVD = KVH * D, FF = hp->n_ff;
     const int R = n_seq * n_tok;           /* rows in this call */
-    const int n_past = s->n_past, n_kv = n_past + n_tok;
     const size_t seq_stride = (size_t)s->n_ctx * KVD;           /* floats between sequences in a layer's cache */
     const size_t layer_stride = (size_t)s->n_seq_max * seq_stride; /* floats between layers */
     const float scale = 1.0f / sqrtf((float)D);
     const int gather_last = last_only && n_tok > 1; /* last layer: only the last row of each sequence goes on */
 
-    for (int i = 0; i < n_seq; i++) s->pos0[i] = n_past;
+    /* pos0[i]: position of the first new token of input sequence i (its slot's cached length) */
+    for (int i = 0; i < n_seq; i++) s->pos0[i] = s->seq_len[slots[i]];
 
     float *cur = s->cur; /* [R, E] residual stream */
     be->copy(be, cur, x, (size_t)R * E * sizeof(float));
@@ -262,11 +312,10 @@ jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, 
         be->matmul(be, s->k, s->xn, L->wk, NULL, R);                    /* k: [R, KVD] */
         be->matmul(be, s->v, s->xn, L->wv, NULL, R);                    /* v: [R, KVD] */
         be->rope(be, s->k, n_seq, n_tok, KVH, D, KVD, s->pos0, hp->rope_theta);
-        for (int sq = 0; sq < n_seq; sq++) { /* append rows n_past.. of sequence sq */
-            be->copy2d(be, kc + sq * seq_stride + (size_t)n_past * KVD, KVD, s->k + (size_t)sq * n_tok * KVD, KVD,
-                       n_tok, KVD);
-            be->copy2d(be, vc + sq * seq_stride + (size_t)n_past * KVD, KVD, s->v + (size_t)sq * n_tok * KVD, KVD,
-                       n_tok, KVD);
+        for (int i = 0; i < n_seq; i++) { /* append the new rows of input sequence i to its slot */
+            size_t at = (size_t)slots[i] * seq_stride + (size_t)s->seq_len[slots[i]] * KVD;
+            be->copy2d(be, kc + at, KVD, s->k + (size_t)i * n_tok * KVD, KVD, n_tok, KVD);
+            be->copy2d(be, vc + at, KVD, s->v + (size_t)i * n_tok * KVD, KVD, n_tok, KVD);
         }
 
         int nq = n_tok, Rq = R; /* query rows per sequence / in total */
@@ -279,11 +328,20 @@ jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, 
             be->copy(be, s->xn, s->tmp, (size_t)n_seq * E * sizeof(float));
             be->copy2d(be, s->tmp, E, cur + (size_t)(n_tok - 1) * E, n_tok * E, n_seq, E);
             be->copy(be, cur, s->tmp, (size_t)n_seq * E * sizeof(float));
-            for (int i = 0; i < n_seq; i++) s->pos0[i] = n_past + n_tok - 1;
+            for (int i = 0; i < n_seq; i++) s->pos0[i] = s->seq_len[slots[i]] + n_tok - 1;
         }
         be->matmul(be, s->q, s->xn, L->wq, NULL, Rq); /* q: [Rq, QD] */
         be->rope(be, s->q, n_seq, nq, H, D, QD, s->pos0, hp->rope_theta);
-        be->attention(be, s->att, s->q, kc, vc, n_seq, nq, n_kv, H, D, QD, KVD, seq_stride, QD, 1, scale);
+        /* one attention call per run of consecutive slots with equal lengths (all rows of a CFG
+         * batch are one run; continuous batching gives shorter runs) */
+        for (int i0 = 0; i0 < n_seq;) {
+            int i1 = i0 + 1;
+            while (i1 < n_seq && slots[i1] == slots[i1 - 1] + 1 && s->seq_len[slots[i1]] == s->seq_len[slots[i0]]) i1++;
+            const size_t kv0 = (size_t)slots[i0] * seq_stride, q0 = (size_t)i0 * nq * QD;
+            be->attention(be, s->att + q0, s->q + q0, kc + kv0, vc + kv0, i1 - i0, nq, s->seq_len[slots[i0]] + n_tok, H,
+                          D, QD, KVD, seq_stride, QD, 1, scale);
+            i0 = i1;
+        }
         be->matmul(be, s->tmp, s->att, L->wo, NULL, Rq); /* tmp: [Rq, E] */
         be->add(be, cur, cur, s->tmp, (size_t)Rq * E);
 
@@ -301,7 +359,7 @@ jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, 
             be->rms_norm(be, hidden, cur, w->norm, Rq, E, hp->rms_eps); /* hidden: [Rq, E] */
         }
     }
-    s->n_past = n_kv;
+    for (int i = 0; i < n_seq; i++) s->seq_len[slots[i]] += n_tok;
     return JN_OK;
 }
 

@@ -64,12 +64,26 @@ typedef struct jn_lm_session jn_lm_session;
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
                                     int n_ctx, int n_tok_max, jn_error *err);
 void jn_lm_session_free(jn_lm_session *s);
+/* Backend bytes such a session allocates (SIZE_MAX on overflow); *kv_bytes (optional): the
+ * K/V cache part. */
+size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, size_t *kv_bytes);
 /* All sequences back to length 0 (the cache contents are simply overwritten later). */
 void jn_lm_session_reset(jn_lm_session *s);
-/* Current length of every sequence (they advance together). */
+/* Cached length of sequence slot 0 (all slots, when they advance together through jn_lm_forward). */
 int jn_lm_session_n_past(const jn_lm_session *s);
-/* Forgets positions >= n_past (0 <= n_past <= current length), e.g. to reuse a cached prompt. */
+/* Every slot forgets its positions >= n_past, e.g. to reuse a cached prompt. */
 void jn_lm_session_truncate(jn_lm_session *s, int n_past);
+int jn_lm_session_n_seq_max(const jn_lm_session *s);
+int jn_lm_session_n_ctx(const jn_lm_session *s);
+/* Each sequence slot has its own cached length (continuous batching: rows join and leave). */
+int jn_lm_seq_len(const jn_lm_session *s, int slot);
+/* Slot forgets positions >= n_past (no-op if it holds fewer). */
+void jn_lm_seq_truncate(jn_lm_session *s, int slot, int n_past);
+/* Slot dst gets a copy of slot src's cached K/V and length (a shared prompt prefilled once). */
+void jn_lm_seq_copy(jn_lm_session *s, int dst, int src);
+/* The same between two sessions of one model and backend (a cache moved into a bigger session);
+ * at most dst's context is copied. */
+void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot);
 /* Bytes of backend memory the session holds (KV cache + scratch). */
 size_t jn_lm_session_nbytes(const jn_lm_session *s);
 
@@ -82,6 +96,12 @@ size_t jn_lm_session_nbytes(const jn_lm_session *s);
  * n_seq > n_seq_max or n_seq * n_tok > n_tok_max or n_seq/n_tok < 1 → JN_ERR_USAGE. */
 jn_status jn_lm_forward(jn_lm_session *s, const float *x, int n_seq, int n_tok, float *hidden, int last_only,
                         jn_error *err);
+/* The same for an arbitrary set of distinct sequence slots, each at its own cached length:
+ * input sequence i (rows i*n_tok ..) extends slot slots[i] at positions seq_len(slots[i]) + t.
+ * Rows never influence each other: the result for a row equals what a call with only its
+ * sequence gives. Errors as jn_lm_forward (a repeated or out-of-range slot is JN_ERR_USAGE). */
+jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots, int n_seq, int n_tok, float *hidden,
+                              int last_only, jn_error *err);
 /* logits[M, n_vocab] = hidden[M, n_embd] · lm_head^T  (backend memory) */
 void jn_lm_logits(jn_lm_session *s, const float *hidden, int M, float *logits);
 /* out[n, n_embd] (backend memory) = rows ids_host[i] of embed_tokens (ids checked < n_vocab by the caller) */
