@@ -18,19 +18,13 @@
 #include "engine/backend.h"
 #include "engine/sample.h"
 #include "testutil.h"
+#include "weightpool.h"
 
-static uint32_t rs = 777;
-static float frand(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 17;
-    rs ^= rs << 5;
-    return (float)(rs >> 8) / 8388608.0f - 1.0f;
-}
 
 static void host_part(jn_backend *be) {
     enum { NS = 2, NT = 3, NH = 2, D = 8, LD = NH * D, NKV = 9 };
     float x1[NS * NT * LD], x2[NS * NT * LD];
-    for (int i = 0; i < NS * NT * LD; i++) x1[i] = x2[i] = frand();
+    for (int i = 0; i < NS * NT * LD; i++) x1[i] = x2[i] = tu_frand();
     int32_t pos[NS] = {4, 7}, shifted[NS] = {4 + 5, 7 + 5};
     int32_t *d = be->step_scalar(be, 1);
     be->set_step_scalar(be, 1, 5);
@@ -40,8 +34,8 @@ static void host_part(jn_backend *be) {
     TU_CHECK(memcmp(x1, x2, sizeof x1) == 0, "%s: rope_dpos == rope at pos + d", be->name);
 
     float q[NS * 1 * LD], k[NS * 16 * LD], v[NS * 16 * LD], o1[NS * LD], o2[NS * LD];
-    for (int i = 0; i < NS * LD; i++) q[i] = frand();
-    for (int i = 0; i < NS * 16 * LD; i++) k[i] = frand(), v[i] = frand();
+    for (int i = 0; i < NS * LD; i++) q[i] = tu_frand();
+    for (int i = 0; i < NS * 16 * LD; i++) k[i] = tu_frand(), v[i] = tu_frand();
     be->set_step_scalar(be, 1, 4);
     be->attention_dpos(be, o1, q, k, v, NS, 1, NKV, NH, D, LD, LD, (size_t)16 * LD, LD, 1, 0.3f, d);
     be->attention(be, o2, q, k, v, NS, 1, NKV + 4, NH, D, LD, LD, (size_t)16 * LD, LD, 1, 0.3f);
@@ -79,7 +73,7 @@ static void host_part(jn_backend *be) {
 
     enum { C = 300 };
     float lg[2 * 3 * C];
-    for (int i = 0; i < 2 * 3 * C; i++) lg[i] = 3.0f * frand();
+    for (int i = 0; i < 2 * 3 * C; i++) lg[i] = 3.0f * tu_frand();
     jn_sample_params sp = {1.0f, 0, 1.0f, 4.0f, 9};
     int32_t a[6], b[6];
     jn_error err = {0};
@@ -102,7 +96,7 @@ typedef struct {
 
 static void mk_weight(jn_weight *w, const char *name, int n, int k) {
     float *f = malloc(sizeof(float) * (size_t)n * k);
-    for (int i = 0; i < n * k; i++) f[i] = 0.2f * frand();
+    for (int i = 0; i < n * k; i++) f[i] = 0.2f * tu_frand();
     memset(w, 0, sizeof *w);
     w->name = name;
     w->type = JN_F32;
@@ -158,7 +152,7 @@ static void device_part(void) {
     m.vc = G->alloc(G, sizeof(float) * ROWS * CTX * E);
     m.ids = G->alloc(G, sizeof(int32_t) * ROWS);
     float *x0 = malloc(sizeof(float) * ROWS * E);
-    for (int i = 0; i < ROWS * E; i++) x0[i] = frand();
+    for (int i = 0; i < ROWS * E; i++) x0[i] = tu_frand();
     const jn_sample_params sp = {1.0f, 0, 1.0f, 3.0f, 4242};
     int32_t eager[S][ROWS], replayed[S][ROWS];
     float xe[ROWS * E], xr[ROWS * E];
@@ -211,6 +205,7 @@ static void device_part(void) {
 }
 
 int main(void) {
+    tu_seed(777);
     jn_error err = {0};
     jn_backend *hb[2] = {jn_backend_ref_create(&err), jn_backend_cpu_create(2, &err)};
     for (int i = 0; i < 2; i++) {

@@ -14,16 +14,12 @@
 #include "engine/backend.h"
 #include "engine/sample.h"
 #include "testutil.h"
+#include "weightpool.h"
 
 static jn_backend *G;
-static uint32_t rs = 2024;
-static uint32_t xr(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 17;
-    rs ^= rs << 5;
-    return rs;
-}
-static float frand(float lo, float hi) { return lo + (hi - lo) * (float)(xr() >> 8) / 16777216.0f; }
+/* the shared test stream (tests/util/weightpool.h): integers and uniforms in [lo, hi) */
+static uint32_t xr(void) { return (uint32_t)((tu_frand() + 1.0f) * 8388608.0f); }
+static float frand(float lo, float hi) { return lo + (hi - lo) * 0.5f * (tu_frand() + 1.0f); }
 
 static void fill(float *l, size_t n, int kind) {
     for (size_t i = 0; i < n; i++) l[i] = frand(-4, 4);
@@ -153,6 +149,7 @@ static void test_speed(void) {
 }
 
 int main(void) {
+    tu_seed(2024);
     if (!jn_backend_cuda_available()) {
         printf("no CUDA device: skipped\n");
         return 77;

@@ -21,6 +21,7 @@
 #include "engine/sample.h"
 #include "engine/sample_arith.h"
 #include "testutil.h"
+#include "weightpool.h"
 
 /* ---------------------------------------------------------------- the old sampler (reference) */
 /* a ranks before b: larger key, then lower index (keys are NaN-free) */
@@ -261,14 +262,9 @@ static int near_boundary(const double *cdf, int n, double u) {
 
 /* ---------------------------------------------------------------- comparisons */
 
-static uint32_t rs = 12345;
-static uint32_t xr(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 17;
-    rs ^= rs << 5;
-    return rs;
-}
-static float frand(float lo, float hi) { return lo + (hi - lo) * (float)(xr() >> 8) / 16777216.0f; }
+/* the shared test stream (tests/util/weightpool.h): integers and uniforms in [lo, hi) */
+static uint32_t xr(void) { return (uint32_t)((tu_frand() + 1.0f) * 8388608.0f); }
+static float frand(float lo, float hi) { return lo + (hi - lo) * 0.5f * (tu_frand() + 1.0f); }
 
 static int n_cases, n_draws, n_ambiguous, n_ambiguous_p, n_mismatch;
 
@@ -446,6 +442,7 @@ static void test_rows_and_ops(void) {
 }
 
 int main(void) {
+    tu_seed(12345);
     test_exp();
     test_against_old();
     test_rows_and_ops();

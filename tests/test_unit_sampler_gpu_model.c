@@ -19,6 +19,7 @@
 #include "engine/sample.h"
 #include "engine/sample_arith.h"
 #include "testutil.h"
+#include "weightpool.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -127,16 +128,12 @@ static int gpu_model(const float *m, int C, const jn_sample_params *sp, uint64_t
     return pick < 0 ? gpu_argmax(m, C) : pick;
 }
 
-static uint32_t rs = 2024;
-static uint32_t xr(void) {
-    rs ^= rs << 13;
-    rs ^= rs >> 17;
-    rs ^= rs << 5;
-    return rs;
-}
-static float frand(float lo, float hi) { return lo + (hi - lo) * (float)(xr() >> 8) / 16777216.0f; }
+/* the shared test stream (tests/util/weightpool.h): integers and uniforms in [lo, hi) */
+static uint32_t xr(void) { return (uint32_t)((tu_frand() + 1.0f) * 8388608.0f); }
+static float frand(float lo, float hi) { return lo + (hi - lo) * 0.5f * (tu_frand() + 1.0f); }
 
 int main(void) {
+    tu_seed(2024);
     const int sizes[] = {1, 3, 255, 256, 257, 1000, 16384};
     const float temps[] = {1.0f, 0.0f, 0.7f, 1e-6f, 1e30f};
     const float ps[] = {1.0f, 0.9f, 0.999f, 1e-9f, 0.0f};
