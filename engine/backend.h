@@ -129,12 +129,13 @@ struct jn_backend {
     /* y[2H, 2W, C] = x[H, W, C] nearest-neighbour ×2 (out[y][x] = in[y/2][x/2]). */
     void (*upsample2x)(jn_backend *be, float *y, const float *x, int H, int W, int C);
 
-    /* ==== added by the CUDA work (issue 14): device-side sampling and step capture ==== */
+    /* ==== added by the CUDA work (issue 14): device sampling, step capture, half K/V caches,
+     * fused GroupNorm+SiLU. ref/cpu fill these with jn_backend_host_extra_ops. ==== */
     /* Samples n_out ids from f32 logits (backend memory): rows as in jn_sample_rows (sample.h),
      * cfg_pairs != 0: logits [2·n_out, C] in (cond, uncond) pairs mixed with sp->cfg, else
      * [n_out, C]; the draw for row r uses jn_rng_uniform(sp->seed, stream0 + r, index + d) with
      * d = *index_dev (an int32 in backend memory, e.g. step_scalar(be, 0)) or 0 if index_dev is
-     * NULL. Writes each id repeat times to ids (backend memory: device memory on cuda, so the ids
+     * NULL. Writes each id repeat times (1 ≤ repeat ≤ 256) to ids (backend memory: device memory on cuda, so the ids
      * can feed get_rows_dev without a host round trip; download 4·n_out·repeat bytes to read
      * them). Every backend returns the ids jn_sample_rows computes on the host (same arithmetic).
      * Returns JN_OK or an error (host: out of memory; cuda: the sticky status). */

@@ -90,7 +90,14 @@ static inline float kept_weight(const float *x, int n, float mx, uint64_t rthr, 
     return rthr == 0 || jn_sa_rank(x[i], i, n) >= rthr ? jn_sa_exp(jn_sa_sub(x[i], mx)) : 0.0f;
 }
 
-/* tile sum of tile t: the pairwise tree over its JN_SA_TILE slots (step 6) */
+/* the pairwise tree over a tile's JN_SA_TILE slots (step 6): strides 128, 64, …, 1 */
+static float tree_sum(float *a) {
+    for (int s = JN_SA_TILE / 2; s > 0; s >>= 1)
+        for (int j = 0; j < s; j++) a[j] = jn_sa_add(a[j], a[j + s]);
+    return a[0];
+}
+
+/* tile sum of tile t over the kept tokens (step 6) */
 static float tile_mass(const float *x, int n, float mx, uint64_t rthr, int t) {
     float a[JN_SA_TILE];
     const int i0 = t * JN_SA_TILE;
@@ -100,10 +107,7 @@ static float tile_mass(const float *x, int n, float mx, uint64_t rthr, int t) {
         a[j] = i < n ? kept_weight(x, n, mx, rthr, i) : 0.0f;
         any |= a[j] > 0.0f;
     }
-    if (!any) return 0.0f; /* the tree of zeros */
-    for (int s = JN_SA_TILE / 2; s > 0; s >>= 1)
-        for (int j = 0; j < s; j++) a[j] = jn_sa_add(a[j], a[j + s]);
-    return a[0];
+    return any ? tree_sum(a) : 0.0f; /* 0: the tree of zeros */
 }
 
 static inline int n_tiles(int n) { return (n + JN_SA_TILE - 1) / JN_SA_TILE; }
@@ -131,10 +135,7 @@ static float group_mass(const float *x, float mx, const int *sorted, int p, int 
         a[sorted[k] - t * JN_SA_TILE] = e;
         any |= e > 0.0f;
     }
-    if (!any) return 0.0f;
-    for (int s = JN_SA_TILE / 2; s > 0; s >>= 1)
-        for (int j = 0; j < s; j++) a[j] = jn_sa_add(a[j], a[j + s]);
-    return a[0];
+    return any ? tree_sum(a) : 0.0f;
 }
 
 /* end of the group of sorted[p]'s tile */
@@ -324,7 +325,7 @@ jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const
     (void)be;
     if (index_dev) index += (uint64_t)(int64_t)*index_dev;
     if (n_out <= 0) return JN_OK;
-    if (C <= 0 || repeat < 1 || !sp)
+    if (C <= 0 || repeat < 1 || repeat > 256 || !sp)
         return jn_fail(err, JN_ERR_USAGE, "sample: bad arguments (C %d, repeat %d, params %s)", C, repeat,
                        sp ? "set" : "NULL");
     float *wf = malloc((size_t)C * 2 * sizeof *wf);
