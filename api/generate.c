@@ -36,6 +36,7 @@ enum { N_RAW_DUMP = 8 }; /* raw cond/uncond logits of image 0 for the first step
 typedef struct gen_request {
     int state;          /* JANUS_GEN_RUNNING / DONE / CANCELLED; -1: slot of the request table unused */
     int n_images, slot0, step;
+    int first_index;    /* image i samples as image first_index + i (janus_gen_params.first_index) */
     float cfg, temperature, top_p;
     int top_k;
     uint64_t seed;
@@ -220,6 +221,7 @@ static jn_status validate_gen(janus_model *m, const janus_gen_params *p, jn_erro
     if (p->n_images < 1 || p->n_images > 256)
         return jn_fail(err, JN_ERR_USAGE, "the number of images must be 1..256 (got %d)", p->n_images);
     if (!(p->temperature > 0.0f)) return jn_fail(err, JN_ERR_USAGE, "temperature must be > 0 (got %g)", (double)p->temperature);
+    if (p->first_index < 0) return jn_fail(err, JN_ERR_USAGE, "first image index must be >= 0 (got %d)", p->first_index);
     if (p->top_k < 0) return jn_fail(err, JN_ERR_USAGE, "top-k must be >= 0 (got %d)", p->top_k);
     if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return jn_fail(err, JN_ERR_USAGE, "top-p must be in (0, 1] (got %g)", (double)p->top_p);
     if (p->teacher_tokens)
@@ -338,6 +340,7 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
     r->top_k = p->top_k;
     r->top_p = p->top_p;
     r->seed = p->seed;
+    r->first_index = p->first_index;
     r->progress = p->progress;
     r->progress_user = p->progress_user;
     r->tokens = malloc((size_t)p->n_images * n_steps * sizeof(int32_t));
@@ -434,7 +437,7 @@ int janus_gen_batch_step(janus_gen_batch *b, janus_error *perr) {
             if (r->teacher) {
                 tok = r->teacher[step];
             } else {
-                float u = jn_rng_uniform(r->seed, (uint64_t)i, (uint64_t)step);
+                float u = jn_rng_uniform(r->seed, (uint64_t)(r->first_index + i), (uint64_t)step);
                 tok = jn_sample(b->mixed, C, r->temperature, r->top_k, r->top_p, u, b->scratch, b->scratch_idx);
             }
             r->tokens[(size_t)i * n_steps + step] = tok;
