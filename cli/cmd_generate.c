@@ -495,7 +495,7 @@ int cmd_generate(int argc, char **argv) {
         if (out) {
             int has_d, has_p;
             if (!pattern_ok(out, &has_d, &has_p)) USAGE("-o %s: only %%d, %%0Nd, %%p, %%0Np and %%%% may follow %%", out);
-            complete_pattern(pattern, sizeof pattern, out, !has_d && gp.n_images > 1, !has_p && n_prompts > 1);
+            complete_pattern(pattern, sizeof pattern, out, !has_d && per_prompt > 1, !has_p && n_prompts > 1);
         }
         for (int p = 0, u = 0; p < n_prompts; p++)
             for (int k = 0; k < per_prompt; k++, u++) {
