@@ -93,14 +93,18 @@ janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, ja
     lp.verbose = c->verbose;
     double t0 = cli_now();
     janus_model *m = NULL;
+    char why_cpu[600] = ""; /* why auto did not pick CUDA (shown with -v) */
     if (!strcmp(c->backend, "auto")) {
         /* CUDA when this build has it and a device answers; its failure (no CUDA in the build, no
-         * driver, no device) is not the user's problem, so fall back to the CPU quietly */
-        lp.backend = "cuda";
+         * device) is not the user's problem, so fall back to the CPU quietly. Without the NVIDIA
+         * driver there is no device: skip the attempt (it opens the file and loads the tokenizer
+         * before the backend can say no). */
+        int driver = access("/proc/driver/nvidia/gpus", F_OK) == 0 || access("/dev/nvidiactl", F_OK) == 0;
         janus_error cuda_err = {0};
-        m = janus_model_load(path, &lp, &cuda_err);
-        if (m) c->backend_used = "cuda";
-        else if (c->verbose) fprintf(stderr, "janus %s: no CUDA (%s); using the CPU\n", cmd, cuda_err.msg);
+        lp.backend = "cuda";
+        if (!driver) snprintf(why_cpu, sizeof why_cpu, "no NVIDIA driver");
+        else if ((m = janus_model_load(path, &lp, &cuda_err))) c->backend_used = "cuda";
+        else snprintf(why_cpu, sizeof why_cpu, "no CUDA: %.560s", cuda_err.msg);
     }
     if (!m) {
         lp.backend = strcmp(c->backend, "auto") ? c->backend : "cpu";
@@ -113,8 +117,9 @@ janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, ja
         char dev[256];
         describe_device(c->backend_used, dev, sizeof dev);
         long threads = c->threads > 0 ? c->threads : sysconf(_SC_NPROCESSORS_ONLN);
-        fprintf(stderr, "janus %s: backend %s (%s), %ld CPU threads, model %s\n", cmd, c->backend_used, dev, threads,
-                janus_model_name(m));
+        fprintf(stderr, "janus %s: backend %s (%s), %ld CPU threads, model %s%s%s%s\n", cmd, c->backend_used, dev, threads,
+                janus_model_name(m), c->verbose && why_cpu[0] ? " (" : "", c->verbose ? why_cpu : "",
+                c->verbose && why_cpu[0] ? ")" : "");
     }
     return m;
 }

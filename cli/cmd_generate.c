@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -269,6 +270,26 @@ static int write_image(const char *cmd, const gen_job *g, const janus_image *img
 
 /* ---- the run ---- */
 
+/* Ctrl-C / SIGTERM: stop between steps or images, keep what was written, leave no temporary file.
+ * The handler resets itself, so a second Ctrl-C ends the process at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) { /* a signal the caller ignores (nohup, a background job) stays ignored */
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+
 typedef struct inflight {
     int id, unit0, count; /* request id, its first unit and how many images */
 } inflight;
@@ -286,6 +307,13 @@ typedef struct gen_run {
     double vq_s_per_image; /* measured on the first decode; 0 before */
     int steps_done_max;    /* of the running requests, for the progress line */
 } gen_run;
+
+static int stopped(const gen_run *r) {
+    if (!stop_signal) return 0;
+    cli_status_clear(r->c);
+    fprintf(stderr, "janus %s: interrupted; %d of %d image(s) written\n", r->cmd, r->units_written, r->n_units);
+    return 128 + stop_signal;
+}
 
 /* Seconds left: the running requests' steps, the queued images' steps, every VQ decode left. */
 static double eta_s(const gen_run *r, int next_unit, int batch, double s_per_step) {
@@ -315,6 +343,7 @@ static int finish_request(gen_run *r, const inflight *q) {
                          r->unit_index[u], r->c, vq_s);
         janus_images_free(img, 1);
         r->units_written++;
+        if (!rc) rc = stopped(r);
     }
     free(tokens);
     return rc;
@@ -377,6 +406,7 @@ static int run_generation(gen_run *r, janus_gen_params gp, int batch) {
             q[n_q++] = (inflight){id, next_unit, count};
             next_unit += count;
         }
+        if ((rc = stopped(r))) goto out;
         double t0 = cli_now();
         int live = janus_gen_batch_step(r->b, &err);
         if (live < 0) { rc = cli_fail(r->cmd, &err); goto out; }
@@ -530,6 +560,7 @@ int cmd_generate(int argc, char **argv) {
     gen_job g = {janus_model_name(m), gp.negative_prompt, gp.cfg, gp.temperature, gp.top_p, gp.top_k, gp.n_images,
                  (int)quality, force, json, gp.seed};
     gen_run r = {"generate", &c, s, b, &g, teacher, prompts, names, n_prompts, n_units, unit_prompt, unit_index, 0, 0, 0};
+    catch_stop_signals();
     rc = run_generation(&r, gp, (int)batch);
     if (!rc && !c.quiet) {
         janus_session_stats st;

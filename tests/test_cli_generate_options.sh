@@ -134,5 +134,18 @@ check "-q" 0 G -o "$TMP/q.png" "x"
 expect "-q prints nothing on stderr" [ ! -s "$TMP/err.txt" ]
 check "decode summary" 0 "$J" decode -m "$M" --tokens "$TMP/dump-golden/image_tokens.json" -o "$TMP/dec.png"
 same_pixels "decode of the dumped tokens equals the image" "$TMP/dec.png" "$TMP/golden.png"
+# --- SIGTERM after the first image: the written images stay, every one named on stdout, no
+# temporary file left, exit 128 + 15
+mkdir -p "$TMP/sig"
+"$J" generate -m "$M" -q -n 3 -o "$TMP/sig/s-%d.png" "x" > "$TMP/sig.out" 2>"$TMP/sig.err" &
+pid=$!
+for _ in $(seq 600); do [ -s "$TMP/sig.out" ] && break; sleep 0.1; done
+kill -TERM "$pid" 2>/dev/null; wait "$pid"; rc=$?
+if [ "$rc" = 143 ]; then
+  expect "SIGTERM: each written image is on stdout" [ "$(wc -l < "$TMP/sig.out")" = "$(ls "$TMP/sig" | grep -c '^s-[0-2].png$')" ]
+  expect "SIGTERM: no temporary file" [ "$(ls -A "$TMP/sig" | grep -vc '^s-[0-2].png$')" = 0 ]
+  expect "SIGTERM: says how many were written" grep -q "interrupted" "$TMP/sig.err"
+elif [ "$rc" = 0 ]; then echo "ok: SIGTERM came after the run ended (nothing to check)"
+else echo "FAIL: SIGTERM: exit $rc"; fails=$((fails + 1)); fi
 [ "$fails" = 0 ] && echo "all ok" || echo "$fails failure(s)"
 exit $((fails > 0))
