@@ -10,7 +10,7 @@
  * one-shot conversation on a temporary session. */
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
-#include "prompt.h"
+#include "decoder/chat_template.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +50,7 @@ static jn_status load_pixels(janus_model *m, const char *path, double at, float 
 
 /* question with one image tag (+ "\n") per image in front, unless it has tags already.
  * malloc'ed; NULL on out of memory. */
-static char *with_image_tags(const janus_prompt_cfg *pc, const char *question, int n_tags) {
+static char *with_image_tags(const jn_chat_template *pc, const char *question, int n_tags) {
     jn_buf b = {0};
     if (!strstr(question, pc->image_tag))
         for (int i = 0; i < n_tags; i++) {
@@ -71,17 +71,17 @@ static char *with_image_tags(const janus_prompt_cfg *pc, const char *question, i
  * empty assistant turn. n_images: images in the whole conversation (one per tag). *ids malloc'ed. */
 static jn_status conversation_ids(janus_model *m, const janus_turn_text *history, int n_history, const char *user,
                                   int n_images, int32_t **ids_out, size_t *n_out, jn_error *err) {
-    const janus_prompt_cfg *pc = &m->prompt;
+    const jn_chat_template *pc = &m->prompt;
     int n_turns = 2 * n_history + 2;
-    janus_turn *turns = malloc((size_t)n_turns * sizeof *turns);
+    jn_chat_turn *turns = malloc((size_t)n_turns * sizeof *turns);
     if (!turns) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n_history; i++) {
-        turns[2 * i] = (janus_turn){pc->user_role, history[i].user ? history[i].user : ""};
-        turns[2 * i + 1] = (janus_turn){pc->assistant_role, history[i].assistant ? history[i].assistant : ""};
+        turns[2 * i] = (jn_chat_turn){pc->user_role, history[i].user ? history[i].user : ""};
+        turns[2 * i + 1] = (jn_chat_turn){pc->assistant_role, history[i].assistant ? history[i].assistant : ""};
     }
-    turns[n_turns - 2] = (janus_turn){pc->user_role, user};
-    turns[n_turns - 1] = (janus_turn){pc->assistant_role, ""};
-    char *text = janus_format_conversation(pc, pc->system, turns, n_turns);
+    turns[n_turns - 2] = (jn_chat_turn){pc->user_role, user};
+    turns[n_turns - 1] = (jn_chat_turn){pc->assistant_role, ""};
+    char *text = jn_chat_format(pc, pc->system, turns, n_turns);
     free(turns);
     if (!text) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     int32_t *raw = NULL;
@@ -201,8 +201,6 @@ typedef struct text_engine {
     float *logits;      /* backend [n_slots, V] */
     float *logits_host; /* host [n_slots, V]: row `slot` holds the logits for that slot's next token */
     float *staging;     /* host [n_slots, V] */
-    float *scratch;     /* host [V] */
-    int *scratch_idx;   /* host [V] */
     int *slots_tmp;     /* host [n_slots] */
     int32_t *ids_tmp;   /* host [n_slots] */
 } text_engine;
@@ -216,8 +214,6 @@ static void text_engine_free(text_engine *te) {
     be->free(be, te->logits);
     free(te->logits_host);
     free(te->staging);
-    free(te->scratch);
-    free(te->scratch_idx);
     free(te->slots_tmp);
     free(te->ids_tmp);
     memset(te, 0, sizeof *te);
@@ -232,6 +228,12 @@ static jn_status text_engine_init(text_engine *te, janus_session *s, int n_slots
     te->n_slots = n_slots;
     te->n_ctx = n_ctx;
     te->n_tok_max = n_tok_max > n_slots ? n_tok_max : n_slots;
+    jn_status st0 = janus_session_check_memory(s, n_slots > 1 ? "this batch of questions" : "this conversation",
+                                               n_slots, n_ctx, te->n_tok_max, err);
+    if (st0) {
+        memset(te, 0, sizeof *te);
+        return st0;
+    }
     te->lm = jn_lm_session_create(s->be, &m->lm_hp, &m->lm_w, n_slots, n_ctx, te->n_tok_max, err);
     if (!te->lm) {
         jn_status st = err->code ? err->code : JN_ERR_NOMEM;
@@ -244,12 +246,9 @@ static jn_status text_engine_init(text_engine *te, janus_session *s, int n_slots
     te->logits = be->alloc(be, (size_t)n_slots * V * sizeof(float));
     te->logits_host = malloc((size_t)n_slots * V * sizeof(float));
     te->staging = malloc((size_t)n_slots * V * sizeof(float));
-    te->scratch = malloc(V * sizeof(float));
-    te->scratch_idx = malloc(V * sizeof(int));
     te->slots_tmp = malloc((size_t)n_slots * sizeof(int));
     te->ids_tmp = malloc((size_t)n_slots * sizeof(int32_t));
-    if (!te->x || !te->hidden || !te->logits || !te->logits_host || !te->staging || !te->scratch || !te->scratch_idx ||
-        !te->slots_tmp || !te->ids_tmp) {
+    if (!te->x || !te->hidden || !te->logits || !te->logits_host || !te->staging || !te->slots_tmp || !te->ids_tmp) {
         text_engine_free(te);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory for %d understanding sequences", n_slots);
     }
@@ -347,10 +346,9 @@ static jn_status seq_begin_answer(text_engine *te, janus_text_seq *q, const janu
     q->detok = jn_detok_stream_create(te->s->m->tokenizer.tok, 1);
     if (!q->answer || !q->detok) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     q->n_answer = 0;
-    q->temperature = p->temperature;
-    q->top_k = p->top_k;
-    q->top_p = p->top_p;
-    q->seed = p->seed;
+    jn_sampler_free(&q->sampler);
+    jn_status st = jn_sampler_init(&q->sampler, te->s->m->lm_hp.n_vocab, p->temperature, p->top_k, p->top_p, p->seed, err);
+    if (st) return st;
     q->on_token = p->on_token;
     q->on_token_user = p->on_token_user;
     q->done = 0;
@@ -372,14 +370,8 @@ static void seq_emit(janus_text_seq *q, const char *piece, size_t len) {
 static int32_t seq_sample(text_engine *te, janus_text_seq *q, jn_error *err, jn_status *st) {
     janus_model *m = te->s->m;
     const int V = m->lm_hp.n_vocab;
-    const float *logits = te->logits_host + (size_t)q->slot * V;
-    int32_t next;
-    if (q->temperature <= 0.0f) {
-        next = jn_sample_argmax(logits, V);
-    } else {
-        float u = jn_rng_uniform(q->seed, 0, (uint64_t)q->n_answer);
-        next = jn_sample(logits, V, q->temperature, q->top_k, q->top_p, u, te->scratch, te->scratch_idx);
-    }
+    /* stream 0, step = answer position: the draw of janus_ask for the same turn */
+    int32_t next = jn_sampler_draw(&q->sampler, te->logits_host + (size_t)q->slot * V, 0, (uint64_t)q->n_answer);
     q->answer[q->n_answer++] = next;
     if (next == m->prompt.eos) {
         q->done = 1;
@@ -437,6 +429,7 @@ static jn_status text_step(text_engine *te, janus_text_seq **qs, int n, jn_error
 }
 
 static void seq_free(janus_text_seq *q) {
+    jn_sampler_free(&q->sampler);
     free(q->ids);
     free(q->answer);
     if (q->detok) jn_detok_stream_free(q->detok);
@@ -445,12 +438,16 @@ static void seq_free(janus_text_seq *q) {
 
 static jn_status validate_sampling(const janus_ask_params *p, jn_error *err) {
     if (!p || !p->question) return jn_fail(err, JN_ERR_USAGE, "no question given");
-    if (p->n_images < 0 || (p->n_images > 0 && !p->images)) return jn_fail(err, JN_ERR_USAGE, "bad image list");
+    if (p->n_images < 0 || (p->n_images > 0 && !p->images) || p->n_rgb_images < 0 ||
+        (p->n_rgb_images > 0 && !p->rgb_images))
+        return jn_fail(err, JN_ERR_USAGE, "bad image list");
     if (p->max_tokens < 1) return jn_fail(err, JN_ERR_USAGE, "max_tokens must be >= 1 (got %d)", p->max_tokens);
     if (p->top_k < 0) return jn_fail(err, JN_ERR_USAGE, "top-k must be >= 0 (got %d)", p->top_k);
     if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return jn_fail(err, JN_ERR_USAGE, "top-p must be in (0, 1] (got %g)", (double)p->top_p);
     return JN_OK;
 }
+
+static jn_status request_pixels(janus_model *m, const janus_ask_params *p, float *pixels, jn_error *err);
 
 /* ---------------------------------------------------------------- chat: one conversation */
 
@@ -560,14 +557,24 @@ int janus_chat_add_image(janus_session *s, const janus_image *img, janus_error *
  * then prefilled again from the conversation's ids, the images are not encoded again). */
 static jn_status chat_engine(janus_session *s, int n_ctx, jn_error *err) {
     if (s->chat_te && s->chat_te->n_ctx >= n_ctx) return JN_OK;
-    if (!s->chat_te && !(s->chat_te = calloc(1, sizeof *s->chat_te))) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
-    int cap = s->chat_te->n_ctx ? 2 * s->chat_te->n_ctx : n_ctx;
-    if (cap < n_ctx) cap = n_ctx;
+    text_engine *old = s->chat_te, *te = calloc(1, sizeof *te);
+    if (!te) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    /* headroom for a few follow-up turns before the cache moves again */
+    int cap = n_ctx + 256 > (old ? 2 * old->n_ctx : 0) ? n_ctx + 256 : 2 * old->n_ctx;
     if (cap > s->max_ctx) cap = s->max_ctx;
-    text_engine_free(s->chat_te);
-    s->chat_seq.n_ids = 0;
+    jn_status st = text_engine_init(te, s, 1, cap, cap, err);
+    if (st) {
+        free(te);
+        return st;
+    }
+    if (old) { /* the cached conversation moves along: nothing is computed again */
+        jn_lm_seq_transfer(te->lm, 0, old->lm, 0);
+        text_engine_free(old);
+        free(old);
+    }
+    s->chat_te = te;
     s->chat_seq.slot = 0;
-    return text_engine_init(s->chat_te, s, 1, cap, cap, err);
+    return JN_OK;
 }
 
 static jn_status chat_push_turn(janus_session *s, const char *user, const char *assistant, jn_error *err) {
@@ -659,12 +666,13 @@ static jn_status chat_ask(janus_session *s, const janus_ask_params *p, int tag_q
     if (p->n_history) return jn_fail(err, JN_ERR_USAGE, "janus_chat_ask: the session holds the history (n_history must be 0)");
     if ((st = janus_dump_prepare(p->dump_dir, err))) return st;
     const int n_before = s->n_images, pending_before = s->n_images_pending;
-    if (p->n_images > 0) {
+    const int n_new = p->n_images + p->n_rgb_images;
+    if (n_new > 0) {
         const size_t per = (size_t)3 * s->m->image.size * s->m->image.size;
-        float *pixels = malloc((size_t)p->n_images * per * sizeof *pixels);
+        float *pixels = malloc((size_t)n_new * per * sizeof *pixels);
         if (!pixels) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
-        st = load_all_pixels(s->m, p->images, p->n_images, p->at_seconds, pixels, err);
-        if (!st) st = chat_add_pixels(s, pixels, p->n_images, p->dump_dir, err);
+        st = request_pixels(s->m, p, pixels, err);
+        if (!st) st = chat_add_pixels(s, pixels, n_new, p->dump_dir, err);
         free(pixels);
         if (st) return st;
     }
@@ -707,4 +715,255 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
     if (!st) st = chat_ask(s, &q, !tagged, answer, NULL, err);
     janus_session_free(s);
     return st;
+}
+
+/* ---------------------------------------------------------------- ask batches */
+
+typedef struct ask_request {
+    int state; /* JANUS_GEN_RUNNING / DONE / CANCELLED; -1: entry unused */
+    janus_text_seq seq;
+} ask_request;
+
+struct janus_ask_batch {
+    janus_session *s;
+    text_engine te;       /* made on the first add when max_ctx was left to the batch */
+    int max_seqs, max_ctx;
+    int *slot_owner;      /* [max_seqs]: request id or -1 */
+    ask_request *reqs;
+    int n_reqs, cap_reqs;
+    janus_text_seq **live; /* [max_seqs] */
+};
+
+janus_ask_batch *janus_ask_batch_create(janus_session *s, int max_seqs, int max_ctx, janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    if (max_seqs < 1 || max_seqs > s->max_rows) {
+        jn_fail(err, JN_ERR_USAGE, "an ask batch holds 1..%d sequences (janus_session_params.max_rows), not %d",
+                s->max_rows, max_seqs);
+        return NULL;
+    }
+    if (max_ctx > s->max_ctx) {
+        jn_fail(err, JN_ERR_USAGE, "ask batch context %d exceeds the session's %d", max_ctx, s->max_ctx);
+        return NULL;
+    }
+    janus_ask_batch *b = calloc(1, sizeof *b);
+    if (!b || !(b->slot_owner = malloc((size_t)max_seqs * sizeof(int))) ||
+        !(b->live = malloc((size_t)max_seqs * sizeof *b->live))) {
+        if (b) free(b->slot_owner);
+        free(b);
+        jn_fail(err, JN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < max_seqs; i++) b->slot_owner[i] = -1;
+    b->s = s;
+    b->max_seqs = max_seqs;
+    b->max_ctx = max_ctx;
+    return b;
+}
+
+void janus_ask_batch_free(janus_ask_batch *b) {
+    if (!b) return;
+    for (int i = 0; i < b->n_reqs; i++) seq_free(&b->reqs[i].seq);
+    free(b->reqs);
+    text_engine_free(&b->te);
+    free(b->slot_owner);
+    free(b->live);
+    free(b);
+}
+
+int janus_ask_batch_free_seqs(const janus_ask_batch *b) {
+    int n = 0;
+    for (int i = 0; i < b->max_seqs; i++) n += b->slot_owner[i] < 0;
+    return n;
+}
+
+int janus_ask_batch_n_live(const janus_ask_batch *b) {
+    int n = 0;
+    for (int i = 0; i < b->n_reqs; i++) n += b->reqs[i].state == JANUS_GEN_RUNNING;
+    return n;
+}
+
+int janus_ask_batch_state(const janus_ask_batch *b, int id, int *n_tokens) {
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return -1;
+    if (n_tokens) *n_tokens = b->reqs[id].seq.n_answer;
+    return b->reqs[id].state;
+}
+
+int janus_ask_batch_cancel(janus_ask_batch *b, int id) {
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return JANUS_ERR_USAGE;
+    ask_request *r = &b->reqs[id];
+    if (r->state == JANUS_GEN_RUNNING) {
+        r->state = JANUS_GEN_CANCELLED;
+        b->slot_owner[r->seq.slot] = -1;
+    }
+    return JANUS_OK;
+}
+
+static int ask_n_images(const janus_ask_params *p) { return p->n_images + p->n_rgb_images; }
+
+/* Pixels [n, 3, S, S] of request p's images: files first, then decoded images. */
+static jn_status request_pixels(janus_model *m, const janus_ask_params *p, float *pixels, jn_error *err) {
+    const size_t per = (size_t)3 * m->image.size * m->image.size;
+    jn_status st = load_all_pixels(m, p->images, p->n_images, p->at_seconds, pixels, err);
+    for (int i = 0; i < p->n_rgb_images && !st; i++) st = rgb_pixels(m, &p->rgb_images[i], pixels + (p->n_images + i) * per, err);
+    return st;
+}
+
+/* Prompt ids of a one-shot question: the images go where the turns' tags are, else before it. */
+static jn_status request_ids(janus_model *m, const janus_ask_params *p, int32_t **ids, size_t *n, jn_error *err) {
+    int tagged = strstr(p->question, m->prompt.image_tag) != NULL;
+    for (int i = 0; i < p->n_history; i++)
+        if (p->history[i].user && strstr(p->history[i].user, m->prompt.image_tag)) tagged = 1;
+    char *user = with_image_tags(&m->prompt, p->question, tagged ? 0 : ask_n_images(p));
+    if (!user) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    jn_status st = conversation_ids(m, p->history, p->n_history, user, ask_n_images(p), ids, n, err);
+    free(user);
+    return st;
+}
+
+int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, int *ids_out, janus_error *errs,
+                        janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    janus_session *s = b->s;
+    janus_model *m = s->m;
+    const size_t per = (size_t)3 * m->image.size * m->image.size;
+    if (n < 1) return 0;
+    if (n > janus_ask_batch_free_seqs(b))
+        return jn_fail(err, JN_ERR_USAGE, "%d questions given, %d of the batch's %d sequences are free", n,
+                       janus_ask_batch_free_seqs(b), b->max_seqs);
+    jn_status st = JN_OK;
+    int total_images = 0, n_added = 0;
+    int *first_image = calloc((size_t)n, sizeof(int));
+    jn_error *item_err = calloc((size_t)n, sizeof(jn_error));
+    if (!first_image || !item_err) {
+        free(first_image);
+        free(item_err);
+        return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        ids_out[i] = 0;
+        first_image[i] = total_images;
+        if (!ps[i].question || ask_n_images(&ps[i]) < 0 || (ps[i].n_images > 0 && !ps[i].images) ||
+            (ps[i].n_rgb_images > 0 && !ps[i].rgb_images) || (ps[i].n_history > 0 && !ps[i].history))
+            ids_out[i] = jn_fail(&item_err[i], JN_ERR_USAGE, "bad question, image list or history");
+        else if ((st = validate_sampling(&ps[i], &item_err[i])))
+            ids_out[i] = st;
+        else
+            total_images += ask_n_images(&ps[i]);
+    }
+    st = JN_OK;
+    float *pixels = total_images ? malloc((size_t)total_images * per * sizeof(float)) : NULL;
+    float **aligned = calloc((size_t)(total_images ? total_images : 1), sizeof *aligned);
+    if ((total_images && !pixels) || !aligned) {
+        st = jn_fail(err, JN_ERR_NOMEM, "out of memory for %d images", total_images);
+        goto done;
+    }
+    /* every image of every question in one encoder call (a failed item's slots stay zero pixels) */
+    for (int i = 0; i < n; i++) {
+        if (ids_out[i]) continue;
+        jn_status ist = request_pixels(m, &ps[i], pixels + (size_t)first_image[i] * per, &item_err[i]);
+        if (ist) {
+            ids_out[i] = ist;
+            memset(pixels + (size_t)first_image[i] * per, 0, (size_t)ask_n_images(&ps[i]) * per * sizeof(float));
+        }
+    }
+    if (total_images && (st = encode_pixels(s, pixels, total_images, aligned, NULL, err))) goto done;
+    for (int i = 0; i < n; i++) {
+        if (ids_out[i]) continue;
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        jn_status ist = request_ids(m, &ps[i], &ids, &n_ids, &item_err[i]);
+        if (!ist && !b->te.s) { /* sized by the first question when the caller left it open */
+            int ctx = b->max_ctx > 0 ? b->max_ctx : (int)n_ids + 256 + ps[i].max_tokens;
+            if (ctx > s->max_ctx) ctx = s->max_ctx;
+            if ((st = text_engine_init(&b->te, s, b->max_seqs, ctx, ctx, err))) {
+                free(ids);
+                goto done;
+            }
+        }
+        if (!ist && n_ids >= (size_t)b->te.n_ctx)
+            ist = jn_fail(&item_err[i], JN_ERR_USAGE, "the prompt is %zu tokens long, more than the context of %d tokens",
+                          n_ids, b->te.n_ctx);
+        int slot = 0;
+        while (slot < b->max_seqs && b->slot_owner[slot] >= 0) slot++;
+        if (!ist && b->n_reqs == b->cap_reqs) {
+            int cap = b->cap_reqs ? 2 * b->cap_reqs : 16;
+            ask_request *q = realloc(b->reqs, (size_t)cap * sizeof *q);
+            if (!q) ist = jn_fail(&item_err[i], JN_ERR_NOMEM, "out of memory");
+            else {
+                b->reqs = q;
+                b->cap_reqs = cap;
+            }
+        }
+        if (!ist) {
+            ask_request *r = &b->reqs[b->n_reqs];
+            memset(r, 0, sizeof *r);
+            r->state = -1;
+            r->seq.slot = slot;
+            ist = seq_prefill(&b->te, &r->seq, ids, n_ids, aligned + first_image[i], ask_n_images(&ps[i]), &item_err[i]);
+            if (!ist) ist = seq_begin_answer(&b->te, &r->seq, &ps[i], &item_err[i]);
+            if (ist) {
+                seq_free(&r->seq);
+            } else {
+                r->state = JANUS_GEN_RUNNING;
+                b->slot_owner[slot] = b->n_reqs;
+                ids_out[i] = b->n_reqs++;
+                n_added++;
+            }
+        }
+        free(ids);
+        if (ist) {
+            ids_out[i] = ist;
+            if (ist == JN_ERR_RUNTIME || ist == JN_ERR_NOMEM) { /* the backend or memory: nothing more runs */
+                st = jn_fail(err, ist, "%s", item_err[i].msg);
+                goto done;
+            }
+        }
+    }
+done:
+    for (int i = 0; i < n && errs; i++)
+        if (ids_out[i] < 0) memcpy(&errs[i], &item_err[i], sizeof(jn_error));
+    for (int i = 0; i < total_images; i++) s->be->free(s->be, aligned ? aligned[i] : NULL);
+    free(aligned);
+    free(pixels);
+    free(first_image);
+    free(item_err);
+    return st ? st : n_added;
+}
+
+int janus_ask_batch_step(janus_ask_batch *b, janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    int n = 0;
+    for (int i = 0; i < b->max_seqs; i++)
+        if (b->slot_owner[i] >= 0) b->live[n++] = &b->reqs[b->slot_owner[i]].seq;
+    if (n == 0) return 0;
+    jn_status st = text_step(&b->te, b->live, n, err);
+    for (int i = 0; i < b->max_seqs; i++) {
+        int id = b->slot_owner[i];
+        if (id < 0) continue;
+        if (st) b->reqs[id].state = JANUS_GEN_CANCELLED; /* a backend failure ends every question */
+        else if (b->reqs[id].seq.done) b->reqs[id].state = JANUS_GEN_DONE;
+        if (b->reqs[id].state != JANUS_GEN_RUNNING) b->slot_owner[i] = -1;
+    }
+    return st ? st : janus_ask_batch_n_live(b);
+}
+
+int janus_ask_batch_take(janus_ask_batch *b, int id, char **answer, const char **finish_reason, int *n_tokens,
+                         janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return jn_fail(err, JN_ERR_USAGE, "unknown question %d", id);
+    ask_request *r = &b->reqs[id];
+    if (r->state != JANUS_GEN_DONE)
+        return jn_fail(err, r->state == JANUS_GEN_CANCELLED ? JN_ERR_RUNTIME : JN_ERR_USAGE, "question %d is %s", id,
+                       r->state == JANUS_GEN_CANCELLED ? "cancelled" : "still running");
+    if (answer) {
+        size_t len = 0;
+        jn_status st = jn_tokenizer_decode(b->s->m->tokenizer.tok, r->seq.answer, (size_t)r->seq.n_answer, 1, answer,
+                                           &len, err);
+        if (st) return st;
+    }
+    if (finish_reason) *finish_reason = r->seq.finish_reason;
+    if (n_tokens) *n_tokens = r->seq.n_answer;
+    seq_free(&r->seq);
+    r->state = -1;
+    return JN_OK;
 }

@@ -364,22 +364,6 @@ static int run_generation(gen_run *r, janus_gen_params gp, int batch) {
     inflight *q = calloc((size_t)r->n_units, sizeof *q);
     int n_q = 0, next_unit = 0, rc = 0;
     if (!q) return 1;
-    /* The batch sizes its KV cache for the first request it sees; when more requests will share
-     * it, size it for `batch` images with a request of that many images, cancelled at once (one
-     * prompt prefill). */
-    if (r->n_units > 1 && batch > 1) {
-        int first_count = 1;
-        while (first_count < r->n_units && r->unit_prompt[first_count] == r->unit_prompt[0]) first_count++;
-        if (first_count < r->n_units || first_count > batch) {
-            janus_gen_params sp = gp;
-            sp.prompt = r->prompts[r->unit_prompt[0]];
-            sp.n_images = batch;
-            sp.dump_dir = NULL;
-            int id = janus_gen_batch_add(r->b, &sp, &err);
-            if (id < 0) { rc = add_failed(r, &err); goto out; }
-            janus_gen_batch_cancel(r->b, id);
-        }
-    }
     double t_steps = 0;
     long steps = 0;
     while (next_unit < r->n_units || n_q > 0) {
