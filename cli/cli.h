@@ -47,6 +47,8 @@ void cli_common_init(cli_common *c);
 /* Consumes argv[*i] (and its value) when it is -t/--threads, --backend, -v or -q: returns 1;
  * 0 when it is something else; a negative exit code (-2) after printing a usage error. */
 int cli_common_opt(cli_common *c, const char *cmd, int argc, char **argv, int *i);
+/* The same for the answer flags of ask and chat: -n/--max-tokens, --temp, --top-k, --top-p, -s. */
+int cli_answer_opt(janus_ask_params *ap, const char *cmd, int argc, char **argv, int *i);
 /* Loads with c->backend ("auto": CUDA when built and a device answers, else CPU) and prints the
  * first stderr line: backend, device, threads, model (unless -q). */
 janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, janus_error *err);

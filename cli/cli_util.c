@@ -52,6 +52,28 @@ int cli_common_opt(cli_common *c, const char *cmd, int argc, char **argv, int *i
     return 0;
 }
 
+int cli_answer_opt(janus_ask_params *ap, const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    long lv;
+    int is_n = !strcmp(a, "-n") || !strcmp(a, "--max-tokens"), is_temp = !strcmp(a, "--temp");
+    int is_k = !strcmp(a, "--top-k"), is_p = !strcmp(a, "--top-p"), is_s = !strcmp(a, "-s") || !strcmp(a, "--seed");
+    if (!is_n && !is_temp && !is_k && !is_p && !is_s) return 0;
+    if (!v) return -cli_usage_error(cmd, "%s needs a value", a);
+    (*i)++;
+    if (is_n && (cli_parse_int(v, &lv) || lv < 1 || lv > 1000000))
+        return -cli_usage_error(cmd, "--max-tokens needs a positive integer, got '%s'", v);
+    if (is_n) ap->max_tokens = (int)lv;
+    if (is_temp && (cli_parse_float(v, &ap->temperature) || ap->temperature < 0))
+        return -cli_usage_error(cmd, "--temp needs a number >= 0, got '%s'", v);
+    if (is_k && (cli_parse_int(v, &lv) || lv < 0)) return -cli_usage_error(cmd, "--top-k needs an integer >= 0, got '%s'", v);
+    if (is_k) ap->top_k = (int)lv;
+    if (is_p && (cli_parse_float(v, &ap->top_p) || ap->top_p <= 0 || ap->top_p > 1))
+        return -cli_usage_error(cmd, "--top-p needs a number in (0, 1], got '%s'", v);
+    if (is_s && cli_parse_u64(v, &ap->seed)) return -cli_usage_error(cmd, "--seed needs a non-negative integer, got '%s'", v);
+    return 1;
+}
+
 /* First "key : value" line of a /proc text file whose key starts with `key`. */
 static int proc_value(const char *path, const char *key, char *out, size_t n) {
     FILE *f = fopen(path, "r");

@@ -71,7 +71,6 @@ int cmd_ask(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long lv;
         int k;
 #define NEED() do { if (!v) USAGE("%s needs a value", a); i++; } while (0)
         if (options_done || a[0] != '-' || !strcmp(a, "-")) {
@@ -82,6 +81,8 @@ int cmd_ask(int argc, char **argv) {
         else if (!strcmp(a, "--")) options_done = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(stdout); goto out; }
         else if ((k = cli_common_opt(&c, "ask", argc, argv, &i)) < 0) { rc = -k; goto out; }
+        else if (k) continue;
+        else if ((k = cli_answer_opt(&ap, "ask", argc, argv, &i)) < 0) { rc = -k; goto out; }
         else if (k) continue;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEED(); model = v; }
         else if (!strcmp(a, "-i") || !strcmp(a, "--image")) { NEED(); images[n_images++] = v; }
@@ -103,11 +104,6 @@ int cmd_ask(int argc, char **argv) {
             i += 2;
         }
         else if (!strcmp(a, "--at")) { NEED(); float t; if (cli_parse_float(v, &t) || t < 0) USAGE("--at needs seconds >= 0, got '%s'", v); ap.at_seconds = t; }
-        else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) { NEED(); if (cli_parse_int(v, &lv) || lv < 1 || lv > 1000000) USAGE("--max-tokens needs a positive integer, got '%s'", v); ap.max_tokens = (int)lv; }
-        else if (!strcmp(a, "--temp")) { NEED(); if (cli_parse_float(v, &ap.temperature) || ap.temperature < 0) USAGE("--temp needs a number >= 0, got '%s'", v); }
-        else if (!strcmp(a, "--top-k")) { NEED(); if (cli_parse_int(v, &lv) || lv < 0) USAGE("--top-k needs an integer >= 0, got '%s'", v); ap.top_k = (int)lv; }
-        else if (!strcmp(a, "--top-p")) { NEED(); if (cli_parse_float(v, &ap.top_p) || ap.top_p <= 0 || ap.top_p > 1) USAGE("--top-p needs a number in (0, 1], got '%s'", v); }
-        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { NEED(); if (cli_parse_u64(v, &ap.seed)) USAGE("--seed needs a non-negative integer, got '%s'", v); }
         else if (!strcmp(a, "--dump")) { NEED(); ap.dump_dir = v; }
         else if (!strcmp(a, "--json")) json = 1;
         else USAGE("unknown option '%s'", a);

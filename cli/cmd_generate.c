@@ -65,26 +65,23 @@ static void help_decode(FILE *f) {
 
 /* Flags other image generators have that Janus-Pro cannot honour, and why. */
 static int refused_flag(const char *a) {
-    static const char *const size_flags[] = {"-W", "-H", "--width", "--height", "--size", NULL};
-    static const char *const step_flags[] = {"--steps", "--sampling-steps", NULL};
-    static const char *const img_flags[] = {"--init-img", "--image", "-i", "--strength", "--mask", NULL};
-    static const char *const sampler_flags[] = {"--sampler", "--sampling-method", "--scheduler", NULL};
-    for (int i = 0; size_flags[i]; i++)
-        if (!strcmp(a, size_flags[i]))
-            return cli_usage_error("generate", "%s: Janus-Pro generates 384x384 images only (a 24x24 grid of VQ codes); "
-                                               "resize the result if you need another size", a);
-    for (int i = 0; step_flags[i]; i++)
-        if (!strcmp(a, step_flags[i]))
-            return cli_usage_error("generate", "%s: Janus-Pro is autoregressive, not diffusion: every image takes exactly "
-                                               "576 token steps (one per 16x16 patch), so there is no step count to set", a);
-    for (int i = 0; img_flags[i]; i++)
-        if (!strcmp(a, img_flags[i]))
-            return cli_usage_error("generate", "%s: Janus-Pro generates from text only (no img2img or inpainting); to ask "
-                                               "about an image use 'janus ask --image'", a);
-    for (int i = 0; sampler_flags[i]; i++)
-        if (!strcmp(a, sampler_flags[i]))
-            return cli_usage_error("generate", "%s: Janus-Pro samples codes token by token; the choices are --temp, "
-                                               "--top-k and --top-p", a);
+    static const struct {
+        const char *flags[6]; /* NULL-terminated */
+        const char *why;
+    } refused[] = {
+        {{"-W", "-H", "--width", "--height", "--size", NULL},
+         "Janus-Pro generates 384x384 images only (a 24x24 grid of VQ codes); resize the result if you need another size"},
+        {{"--steps", "--sampling-steps", NULL},
+         "Janus-Pro is autoregressive, not diffusion: every image takes exactly 576 token steps (one per 16x16 patch), "
+         "so there is no step count to set"},
+        {{"--init-img", "--image", "-i", "--strength", "--mask", NULL},
+         "Janus-Pro generates from text only (no img2img or inpainting); to ask about an image use 'janus ask --image'"},
+        {{"--sampler", "--sampling-method", "--scheduler", NULL},
+         "Janus-Pro samples codes token by token; the choices are --temp, --top-k and --top-p"},
+    };
+    for (size_t r = 0; r < sizeof refused / sizeof refused[0]; r++)
+        for (int i = 0; refused[r].flags[i]; i++)
+            if (!strcmp(a, refused[r].flags[i])) return cli_usage_error("generate", "%s: %s", a, refused[r].why);
     return 0;
 }
 

@@ -10,15 +10,12 @@ FX=${JANUS_FIXTURES:?}/janus-tiny-a
 TMP=${JANUS_TEST_TMP:?}/cli-chat
 rm -rf "$TMP"; mkdir -p "$TMP"
 . "${JANUS_SOURCE_DIR:?}/tests/util/check.sh"
+. "$JANUS_SOURCE_DIR/tests/util/image_checks.sh"
 python3 -c 'import json' 2>/dev/null || { echo "python3 missing: skipped"; exit 77; }
 M=$TMP/tiny.gguf
 "$J" convert "$FX/models/tiny-a" -o "$M" --type f32 >/dev/null 2>&1 || { echo "FAIL: convert"; exit 1; }
 I=$FX/golden/tiny-a/images/img2_384x384.png
 I2=$FX/golden/tiny-a/images/img1_300x500.jpg
-expect() { # what command...
-  local what="$1"; shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
 
 # --- the answers to compare against
 check "ask" 0 "$J" ask -m "$M" -q -n 8 --image "$I" "What is this?"; cp "$TMP/out.txt" "$TMP/ask1.txt"

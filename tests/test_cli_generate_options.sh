@@ -9,24 +9,13 @@
 set -u
 J=${JANUS_BIN:?}
 FX=${JANUS_FIXTURES:?}/janus-tiny-a
-IMG="python3 ${JANUS_SOURCE_DIR:?}/tests/util/imgfile.py"
 TMP=${JANUS_TEST_TMP:?}/cli-generate-options
 rm -rf "$TMP"; mkdir -p "$TMP"
 . "$JANUS_SOURCE_DIR/tests/util/check.sh"
+. "$JANUS_SOURCE_DIR/tests/util/image_checks.sh"
 python3 -c 'import json, zlib' 2>/dev/null || { echo "python3 missing: skipped"; exit 77; }
 M=$TMP/tiny.gguf
 "$J" convert "$FX/models/tiny-a" -o "$M" --type f32 >/dev/null 2>&1 || { echo "FAIL: convert"; exit 1; }
-px() { $IMG pixels "$1"; }
-same_pixels() { # what a b
-  if [ "$(px "$2")" = "$(px "$3")" ]; then echo "ok: $1"; else echo "FAIL: $1"; fails=$((fails + 1)); fi
-}
-differ() { # what a b
-  if [ "$(px "$2")" != "$(px "$3")" ]; then echo "ok: $1"; else echo "FAIL: $1"; fails=$((fails + 1)); fi
-}
-expect() { # what command... (exit 0 wanted, no output capture)
-  local what="$1"; shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
 G() { "$J" generate -m "$M" -q "$@"; }
 
 # --- --index K: exactly image K of the batch, and stdout names path, seed and index

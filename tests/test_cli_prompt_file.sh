@@ -1,26 +1,18 @@
 #!/usr/bin/env bash
 # tests/test_cli_prompt_file.sh — `janus generate --prompt-file` on the tiny model: all prompts in
 # one process, batched together, give exactly the images of separate runs (2 prompts x 2 images in
-# batches of 3 images, so one prompt's images are split over two requests that join a running
-# batch); %p/%d names; prompts from stdin; an empty file is bad input.
+# batches of 3 images, so the second prompt's images are split over two requests: one beside the
+# first prompt's, one after them); %p/%d names; prompts from stdin; an empty file is bad input.
 set -u
 J=${JANUS_BIN:?}
 FX=${JANUS_FIXTURES:?}/janus-tiny-a
-IMG="python3 ${JANUS_SOURCE_DIR:?}/tests/util/imgfile.py"
 TMP=${JANUS_TEST_TMP:?}/cli-prompt-file
 rm -rf "$TMP"; mkdir -p "$TMP"
 . "$JANUS_SOURCE_DIR/tests/util/check.sh"
+. "$JANUS_SOURCE_DIR/tests/util/image_checks.sh"
 python3 -c 'import json, zlib' 2>/dev/null || { echo "python3 missing: skipped"; exit 77; }
 M=$TMP/tiny.gguf
 "$J" convert "$FX/models/tiny-a" -o "$M" --type f32 >/dev/null 2>&1 || { echo "FAIL: convert"; exit 1; }
-px() { $IMG pixels "$1"; }
-same_pixels() { # what a b
-  if [ "$(px "$2")" = "$(px "$3")" ]; then echo "ok: $1"; else echo "FAIL: $1"; fails=$((fails + 1)); fi
-}
-expect() { # what command...
-  local what="$1"; shift
-  if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
 G() { "$J" generate -m "$M" -q "$@"; }
 
 printf 'a red fox\n\n  a blue bird  \r\n' > "$TMP/prompts.txt"
