@@ -55,6 +55,8 @@ janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, ja
 /* One line on stderr: load, image encode, prefill tok/s, decode tok/s, s/step, VQ s/image, total;
  * -v adds a line of per-phase seconds. st may be NULL (load and total only). */
 void cli_summary(const char *cmd, const cli_common *c, const janus_session_stats *st);
+/* cli_summary of a session's stats (s may be NULL); nothing with -q. */
+void cli_session_summary(const char *cmd, const cli_common *c, const janus_session *s);
 void cli_timings_json(FILE *f, const cli_common *c, const janus_session_stats *st);
 /* Progress on stderr (nothing with -q): a live line on a terminal (final ends it), else a line
  * every 5 s and the final one. cli_status_clear erases an open live line. */

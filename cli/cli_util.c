@@ -146,6 +146,13 @@ janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, ja
     return m;
 }
 
+void cli_session_summary(const char *cmd, const cli_common *c, const janus_session *s) {
+    if (c->quiet) return;
+    janus_session_stats st;
+    if (s) janus_session_get_stats(s, &st);
+    cli_summary(cmd, c, s ? &st : NULL);
+}
+
 void cli_summary(const char *cmd, const cli_common *c, const janus_session_stats *st) {
     char line[1024];
     size_t o = 0;

@@ -217,11 +217,7 @@ int cmd_chat(int argc, char **argv) {
                     cli_now() - t0, finish && !strcmp(finish, "length") ? ", stopped at --max-tokens" : "");
         }
     }
-    if (!rc && !c.quiet) {
-        janus_session_stats st;
-        janus_session_get_stats(s, &st);
-        cli_summary("chat", &c, &st);
-    }
+    if (!rc) cli_session_summary("chat", &c, s);
     janus_session_free(s);
     janus_model_free(m);
     /* piped input: a failed command makes the script's exit status say so */

@@ -543,11 +543,7 @@ int cmd_generate(int argc, char **argv) {
     gen_run r = {"generate", &c, s, b, &g, teacher, prompts, names, n_prompts, n_units, unit_prompt, unit_index, 0, 0, 0};
     catch_stop_signals();
     rc = run_generation(&r, gp, (int)batch);
-    if (!rc && !c.quiet) {
-        janus_session_stats st;
-        janus_session_get_stats(s, &st);
-        cli_summary("generate", &c, &st);
-    }
+    if (!rc) cli_session_summary("generate", &c, s);
 done:
     janus_gen_batch_free(b);
     janus_session_free(s);
@@ -623,11 +619,7 @@ int cmd_decode(int argc, char **argv) {
         printf("%s\n", names[i]);
         fflush(stdout);
     }
-    if (!rc && !c.quiet) {
-        janus_session_stats st;
-        janus_session_get_stats(s, &st);
-        cli_summary("decode", &c, &st);
-    }
+    if (!rc) cli_session_summary("decode", &c, s);
 done:
     janus_session_free(s);
     janus_model_free(m);
