@@ -24,6 +24,7 @@ static const command COMMANDS[] = {
     {"ask", cmd_ask, "answer a question about images (image understanding)"},
     {"generate", cmd_generate, "generate 384x384 images from a text prompt"},
     {"decode", cmd_decode, "VQ-decode image token ids into images"},
+    {"caption", cmd_caption, "caption folders, lists and videos into JSONL and sidecars (batched, resumable)"},
     {"bench", cmd_bench, "measure speed and memory"},
 };
 
