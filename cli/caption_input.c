@@ -224,7 +224,7 @@ static int on_list_line(void *user, const char *line, size_t len, long line_no) 
     char *rel = strndup(line, len);
     if (!rel) { c->failed_alloc = 1; return -1; }
     const char *r = strip_dot_slash(rel);
-    char *path = (r[0] == '/' || !c->base[0]) ? strdup(rel) : join_path(c->base, rel);
+    char *path = (r[0] == '/' || !c->base[0]) ? strdup(r) : join_path(c->base, r);
     int rc = path ? caption_items_push(c->out, path, r, -1) : -1;
     if (rc) c->failed_alloc = 1;
     free(path);
