@@ -528,7 +528,9 @@ int cmd_caption(int argc, char **argv) {
         lp.n_threads = (int)c.threads;
         m = janus_model_load(c.model, &lp, &err);
         if (!m) rc = cli_fail("caption", &err);
-        if (m && !(s = janus_session_create(m, NULL, &err))) rc = cli_fail("caption", &err);
+        janus_session_params sp = janus_session_default_params();
+        sp.max_rows = c.batch; /* one LM row per sequence */
+        if (m && !(s = janus_session_create(m, &sp, &err))) rc = cli_fail("caption", &err);
         if (rc == 0) {
             /* the reader decodes the next images while the model works on these */
             caption_reader *reader = caption_reader_start(order, n_todo, 2 * c.batch, prepare_job, &r);
