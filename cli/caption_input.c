@@ -58,7 +58,7 @@ int caption_is_image_name(const char *name) { return has_ext(name, IMAGE_EXTS); 
 int caption_is_video_name(const char *name) { return has_ext(name, VIDEO_EXTS); }
 
 uint64_t caption_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 0xcbf29ce484222325ull;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         h ^= *p;
         h *= 1099511628211ull;

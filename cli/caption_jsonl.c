@@ -2,6 +2,7 @@
  * whatever JSON a record line holds (nested values are skipped) but keeps only two fields. */
 #define _POSIX_C_SOURCE 200809L
 #include "caption_jsonl.h"
+#include "caption_input.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -328,13 +329,7 @@ char *caption_parse_record_key(const char *line, size_t len, const char *key_fie
     return out;
 }
 
-/* ---- key set: open addressing on the FNV hash ---- */
-
-static uint64_t key_hash(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) h = (h ^ *p) * 1099511628211ull;
-    return h;
-}
+/* ---- key set: open addressing on the shard hash ---- */
 
 void caption_keyset_free(caption_keyset *s) {
     for (size_t i = 0; i < s->cap; i++) free(s->slots[i]);
@@ -344,7 +339,7 @@ void caption_keyset_free(caption_keyset *s) {
 }
 
 static void keyset_insert(char **slots, size_t cap, char *key) {
-    size_t i = (size_t)(key_hash(key) & (cap - 1));
+    size_t i = (size_t)(caption_hash(key) & (cap - 1));
     while (slots[i]) i = (i + 1) & (cap - 1);
     slots[i] = key;
 }
@@ -368,7 +363,7 @@ int caption_keyset_add(caption_keyset *s, char *key) {
 
 int caption_keyset_has(const caption_keyset *s, const char *key) {
     if (!s->cap) return 0;
-    for (size_t i = (size_t)(key_hash(key) & (s->cap - 1)); s->slots[i]; i = (i + 1) & (s->cap - 1))
+    for (size_t i = (size_t)(caption_hash(key) & (s->cap - 1)); s->slots[i]; i = (i + 1) & (s->cap - 1))
         if (!strcmp(s->slots[i], key)) return 1;
     return 0;
 }
