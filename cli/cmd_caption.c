@@ -49,14 +49,15 @@ static void help(FILE *f) {
             "  -s, --seed S          sampling seed, mixed with each item's path [42]\n"
             "  -t, --threads N       CPU threads [all cores]\n"
             "      --backend NAME    cpu or cuda [cpu]\n"
-            "  -q, --quiet           no progress on stderr\n\n"
+            "  -q, --quiet           no progress on stderr\n"
+            "  -v, --verbose         at the end, a JSON line of timings on stderr (encode, prefill, decode)\n\n"
             "exit codes: 0 every item captioned, 4 some items failed (see their error records),\n"
             "1 runtime failure, 2 usage error, 3 model or input list error\n");
 }
 
 typedef struct caption_cfg {
     const char *model, *output, *prompt, *prefix, *suffix, *sidecar_ext, *backend;
-    int hf, resume, force, sidecar, quiet, max_tokens, batch, frames, shard_k, shard_n;
+    int hf, resume, force, sidecar, quiet, verbose, max_tokens, batch, frames, shard_k, shard_n;
     double every;
     float temperature, top_p;
     int top_k;
@@ -319,6 +320,19 @@ static int on_result(void *user, const caption_result *res) {
     return 0;
 }
 
+/* One JSON line: where the time went (bench/bench_caption.sh reads it). */
+static void print_stats(const janus_session *s, const progress *pg, int batch) {
+    janus_session_stats st;
+    janus_session_get_stats(s, &st);
+    double wall = now_s() - pg->t0;
+    fprintf(stderr,
+            "{\"items\": %ld, \"failed\": %ld, \"batch\": %d, \"seconds\": %.3f, \"items_per_min\": %.2f, "
+            "\"images_encoded\": %ld, \"encode_s\": %.3f, \"tokens_prefilled\": %ld, \"prefill_s\": %.3f, "
+            "\"tokens_decoded\": %ld, \"decode_s\": %.3f}\n",
+            pg->done, pg->failed, batch, wall, wall > 0 ? 60.0 * (double)pg->done / wall : 0, st.images_encoded,
+            st.encode_s, st.tokens_prefilled, st.prefill_s, st.tokens_decoded, st.decode_s);
+}
+
 /* ---- options ---- */
 
 static int parse_shard(const char *v, int *k, int *n) {
@@ -423,6 +437,7 @@ int cmd_caption(int argc, char **argv) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &c.threads) || c.threads < 1 || c.threads > 1024) BAD("--threads needs a positive integer, got '%s'", v); }
         else if (!strcmp(a, "--backend")) { NEED(); c.backend = v; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c.quiet = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) c.verbose = 1;
         else if (a[0] == '-' && a[1]) BAD("unknown option '%s'", a)
         else inputs[n_inputs++] = a;
 #undef NEED
@@ -546,6 +561,7 @@ int cmd_caption(int argc, char **argv) {
                 if (st < 0) rc = cli_fail("caption", &err);
                 else if (st > 0 || r.write_failed) rc = 1;
                 progress_show(&r.pg, 1);
+                if (c.verbose) print_stats(s, &r.pg, c.batch);
             }
         }
     }
