@@ -472,7 +472,7 @@ int cmd_caption(int argc, char **argv) {
     for (size_t i = 0; i < all.n && rc == 0; i++) {
         const caption_item *it = &all.v[i];
         if (!caption_in_shard(it->rel, c.shard_k, c.shard_n)) continue;
-        char *k = caption_record_key(item_key_path(&c, it), -1);
+        char *k = caption_record_key(it->path, -1);
         if (!k) { rc = 1; break; }
         if (caption_keyset_has(&seen, k)) { free(k); continue; } /* the same file named twice */
         if (caption_keyset_add(&seen, k) || caption_items_push(&items, it->path, it->rel, -1)) rc = 1;
@@ -560,6 +560,10 @@ int cmd_caption(int argc, char **argv) {
                 caption_reader_stop(reader);
                 if (st < 0) rc = cli_fail("caption", &err);
                 else if (st > 0 || r.write_failed) rc = 1;
+                else if (r.pg.done < r.pg.total) { /* the reader stopped early */
+                    fprintf(stderr, "janus caption: out of memory preparing the items\n");
+                    rc = 1;
+                }
                 progress_show(&r.pg, 1);
                 if (c.verbose) print_stats(s, &r.pg, c.batch);
             }
