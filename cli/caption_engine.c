@@ -191,11 +191,12 @@ int caption_engine_run(janus_session *s, const caption_engine_params *p, caption
     }
     for (int i = 0; rc == 0 && i < n_slots; i++) live[i].id = -1;
     while (rc == 0) {
-        /* refill the free slots with what the reader has ready; wait only when nothing runs */
+        /* refill the free slots with what the reader has ready; when nothing runs, wait for a
+         * whole batch (its images are then encoded in one call) */
         int n_add = 0, n_free = janus_ask_batch_free_seqs(b);
         while (!reader_done && n_add < n_free) {
             caption_job job;
-            int got = caption_reader_next(reader, &job, n_live == 0 && n_add == 0);
+            int got = caption_reader_next(reader, &job, n_live == 0);
             if (got < 0) reader_done = 1;
             if (got <= 0) break;
             if (job.load_status) {

@@ -168,6 +168,17 @@ static char *sidecar_path(const caption_cfg *c, const caption_item *it) {
     return b.s;
 }
 
+static int write_all(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 /* Writes text to path atomically: a temporary file beside it, then link() (never replaces a file,
  * even one created meanwhile) or rename() with --force. 0, 1 when it exists (kept), -1 with errno. */
 static int write_sidecar(const char *path, const char *text, int force) {
@@ -178,19 +189,16 @@ static int write_sidecar(const char *path, const char *text, int force) {
     snprintf(tmp, n + 64, "%.*s.%s.janus-tmp-%ld", (int)(name - path), path, name, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) { free(tmp); return -1; }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    int ok = off == len && close(fd) == 0;
+    int ok = write_all(fd, text, strlen(text)) == 0;
+    ok = close(fd) == 0 && ok;
     int rc = -1;
+    struct stat st;
     if (ok) {
         if (force) rc = rename(tmp, path) == 0 ? 0 : -1;
         else if (link(tmp, path) == 0) rc = 0;
         else if (errno == EEXIST) rc = 1;
+        else if (stat(path, &st) == 0) rc = 1; /* a file system without hard links (FAT, some shares) */
+        else rc = rename(tmp, path) == 0 ? 0 : -1;
     }
     int saved = errno;
     unlink(tmp);
@@ -240,16 +248,6 @@ typedef struct run_ctx {
     int write_failed;
 } run_ctx;
 
-static int write_all(int fd, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 static int prepare_job(void *user, size_t item, caption_job *job) {
     const run_ctx *r = user;
