@@ -172,7 +172,7 @@ cp -r "$B" "$TMP/elsewhere"
 "$J" caption -m "$M" -n 12 -q "$TMP/elsewhere" --shard 1/3 -o "$TMP/s1b.jsonl" 2>/dev/null
 expect "shards agree across mount points" test "$(fields "$TMP/s1b.jsonl" path | xargs -n1 basename | sort)" = "$(fields "$TMP/s1.jsonl" path | xargs -n1 basename | sort)"
 if command -v parallel >/dev/null; then
-  parallel -j 3 "$J" caption -m "$M" -n 12 -q "$B" --shard {}/3 -o "$TMP/p{}.jsonl" ::: 0 1 2
+  parallel --will-cite -j 3 "$J" caption -m "$M" -n 12 -q "$B" --shard {}/3 -o "$TMP/p{}.jsonl" ::: 0 1 2
   expect "GNU parallel shards = one run" test "$(cat "$TMP"/p[012].jsonl | python3 -c 'import json,sys; [print(json.loads(l)["path"], json.loads(l)["caption"]) for l in sys.stdin]' | sort)" = "$(fields "$TMP/b1.jsonl" path caption | tr '\t' ' ' | sort)"
 else
   echo "SKIP: GNU parallel is not installed (recipe in docs/caption.md)"
