@@ -1,14 +1,15 @@
 /* tests/fuzz/fuzz_caption_list.c — libFuzzer entry point for the parsers `janus caption` runs on
  * files it did not write: list files (@list, stdin) and the JSONL output read back by --resume
  * (record keys, torn-line detection). The input is used whole as both; the first byte also picks
- * the key field, so hf records are reached. Build: clang -fsanitize=fuzzer,address -I. -Icli. */
+ * the key field, so hf records are reached.
+ * CMake: janus_fuzz_target(caption_list ../../cli/caption_input.c ../../cli/caption_jsonl.c) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/caption_input.c"
-#include "cli/caption_jsonl.c"
+#include "cli/caption_input.h"
+#include "cli/caption_jsonl.h"
 
 static int count_line(void *user, const char *line, size_t len, long line_no) {
     (void)line_no;
