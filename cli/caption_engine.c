@@ -115,7 +115,7 @@ void caption_reader_stop(caption_reader *r) {
 
 /* ---- the decode loop ---- */
 
-static double now_s(void) {
+double caption_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -159,7 +159,7 @@ static int collect_finished(janus_ask_batch *b, live_seq *live, int n_slots, cap
         janus_error e = {0};
         int st = janus_ask_batch_take(b, live[i].id, &answer, &finish, &n_tokens, &e);
         caption_result res = {.item = live[i].job.item, .status = st, .err = &e, .caption = answer,
-                              .finish_reason = finish, .n_tokens = n_tokens, .seconds = now_s() - live[i].t_start};
+                              .finish_reason = finish, .n_tokens = n_tokens, .seconds = caption_now_s() - live[i].t_start};
         if (!st && state == JANUS_GEN_CANCELLED) {
             res.status = JANUS_ERR_RUNTIME;
             snprintf(e.msg, sizeof e.msg, "cancelled");
@@ -211,7 +211,7 @@ int caption_engine_run(janus_session *s, const caption_engine_params *p, caption
         }
         if (n_add > 0 && rc == 0) {
             memset(errs, 0, (size_t)n_add * sizeof *errs);
-            double t0 = now_s();
+            double t0 = caption_now_s();
             int added = janus_ask_batch_add(b, ps, n_add, ids, errs, err);
             if (added < 0) rc = added;
             for (int i = 0; i < n_add; i++) {

@@ -20,6 +20,9 @@ typedef struct caption_job {
 } caption_job;
 void caption_job_clear(caption_job *job);
 
+/* Monotonic wall-clock seconds. */
+double caption_now_s(void);
+
 /* Fills job for item (in the reader thread: must only read shared state). Returns 0, or non-zero
  * to stop reading (out of memory). */
 typedef int (*caption_prepare_fn)(void *user, size_t item, caption_job *job);

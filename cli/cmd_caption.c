@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "caption_engine.h"
@@ -215,15 +214,9 @@ typedef struct progress {
     int tty, quiet;
 } progress;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void progress_show(progress *pg, int final) {
     if (pg->quiet) return;
-    double now = now_s();
+    double now = caption_now_s();
     if (!final && now - pg->last < (pg->tty ? 0.2 : 10.0)) return;
     pg->last = now;
     double el = now - pg->t0, per_min = el > 0 ? 60.0 * (double)pg->done / el : 0;
@@ -247,7 +240,6 @@ typedef struct run_ctx {
     long sidecars_kept;   /* existing sidecars left alone */
     int write_failed;
 } run_ctx;
-
 
 static int prepare_job(void *user, size_t item, caption_job *job) {
     const run_ctx *r = user;
@@ -322,7 +314,7 @@ static int on_result(void *user, const caption_result *res) {
 static void print_stats(const janus_session *s, const progress *pg, int batch) {
     janus_session_stats st;
     janus_session_get_stats(s, &st);
-    double wall = now_s() - pg->t0;
+    double wall = caption_now_s() - pg->t0;
     fprintf(stderr,
             "{\"items\": %ld, \"failed\": %ld, \"batch\": %d, \"seconds\": %.3f, \"items_per_min\": %.2f, "
             "\"images_encoded\": %ld, \"encode_s\": %.3f, \"tokens_prefilled\": %ld, \"prefill_s\": %.3f, "
@@ -553,7 +545,7 @@ int cmd_caption(int argc, char **argv) {
             } else {
                 caption_engine_params ep = {.batch = c.batch, .max_tokens = c.max_tokens, .temperature = c.temperature,
                                             .top_k = c.top_k, .top_p = c.top_p};
-                r.pg.t0 = now_s();
+                r.pg.t0 = caption_now_s();
                 int st = caption_engine_run(s, &ep, reader, on_result, &r, &err);
                 caption_reader_stop(reader);
                 if (st < 0) rc = cli_fail("caption", &err);
