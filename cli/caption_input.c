@@ -186,7 +186,7 @@ static int walk_dir(dir_walk *w, const char *rel) {
         n++;
     }
     closedir(d);
-    if (rc == 0) qsort(names, n, sizeof *names, cmp_str);
+    if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str); /* names is NULL in an empty folder */
     w->depth++;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *child_rel = rel[0] ? join_path(rel, names[i]) : strdup(names[i]);
