@@ -25,6 +25,7 @@ static const command COMMANDS[] = {
     {"generate", cmd_generate, "generate 384x384 images from a text prompt"},
     {"decode", cmd_decode, "VQ-decode image token ids into images"},
     {"bench", cmd_bench, "measure speed and memory"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat with images, image generation) + web page"},
 };
 
 static void usage(FILE *f) {
