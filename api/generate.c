@@ -295,10 +295,8 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
     }
     if (!b->lm || (janus_gen_batch_n_live(b) == 0 && ((int)T + n_steps > b->n_ctx || rows > b->n_rows ||
                                                        2 * (int)T > b->n_tok_max))) {
-        /* an empty batch is sized for this request (room for prompts up to 64 tokens longer, and for
-         * max_rows rows when the caller batches several requests) */
-        int want_rows = b->lm && b->n_rows > rows ? b->n_rows : rows;
-        if (s->max_rows > want_rows && janus_gen_batch_n_live(b) == 0 && b->n_reqs > 0) want_rows = s->max_rows;
+        /* an empty batch is sized for the session's rows, with room for prompts 64 tokens longer */
+        int want_rows = s->max_rows;
         int want_ctx = (int)T + n_steps + 64;
         if (want_ctx > s->max_ctx) want_ctx = s->max_ctx;
         if ((st = batch_alloc(b, want_rows, want_ctx, 2 * ((int)T + 64), err))) goto done;

@@ -211,7 +211,8 @@ typedef struct janus_session_params {
     const char *backend;  /* NULL: the model's backend ("cpu", "cuda", "ref") */
     int n_threads;        /* CPU threads of this session; <= 0: the model's load-time setting */
     int max_rows;         /* LM rows one forward may hold (understanding sequences, or 2 per image
-                             being generated); <= 0: 32 */
+                             being generated); <= 0: 8. A generation batch takes a KV cache of
+                             max_rows x (prompt + 576) positions (1B: 384 KiB each in f32). */
     int max_ctx;          /* KV positions per row; <= 0: the model's context. Memory for the KV cache
                              is taken as requests need it, never more than max_rows x max_ctx. */
 } janus_session_params;

@@ -13,7 +13,7 @@
 janus_session_params janus_session_default_params(void) {
     janus_session_params p;
     memset(&p, 0, sizeof p);
-    p.max_rows = 32;
+    p.max_rows = 8;
     return p;
 }
 

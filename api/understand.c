@@ -445,12 +445,16 @@ static void seq_free(janus_text_seq *q) {
 
 static jn_status validate_sampling(const janus_ask_params *p, jn_error *err) {
     if (!p || !p->question) return jn_fail(err, JN_ERR_USAGE, "no question given");
-    if (p->n_images < 0 || (p->n_images > 0 && !p->images)) return jn_fail(err, JN_ERR_USAGE, "bad image list");
+    if (p->n_images < 0 || (p->n_images > 0 && !p->images) || p->n_rgb_images < 0 ||
+        (p->n_rgb_images > 0 && !p->rgb_images))
+        return jn_fail(err, JN_ERR_USAGE, "bad image list");
     if (p->max_tokens < 1) return jn_fail(err, JN_ERR_USAGE, "max_tokens must be >= 1 (got %d)", p->max_tokens);
     if (p->top_k < 0) return jn_fail(err, JN_ERR_USAGE, "top-k must be >= 0 (got %d)", p->top_k);
     if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return jn_fail(err, JN_ERR_USAGE, "top-p must be in (0, 1] (got %g)", (double)p->top_p);
     return JN_OK;
 }
+
+static jn_status request_pixels(janus_model *m, const janus_ask_params *p, float *pixels, jn_error *err);
 
 /* ---------------------------------------------------------------- chat: one conversation */
 
@@ -560,14 +564,24 @@ int janus_chat_add_image(janus_session *s, const janus_image *img, janus_error *
  * then prefilled again from the conversation's ids, the images are not encoded again). */
 static jn_status chat_engine(janus_session *s, int n_ctx, jn_error *err) {
     if (s->chat_te && s->chat_te->n_ctx >= n_ctx) return JN_OK;
-    if (!s->chat_te && !(s->chat_te = calloc(1, sizeof *s->chat_te))) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
-    int cap = s->chat_te->n_ctx ? 2 * s->chat_te->n_ctx : n_ctx;
-    if (cap < n_ctx) cap = n_ctx;
+    text_engine *old = s->chat_te, *te = calloc(1, sizeof *te);
+    if (!te) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    /* headroom for a few follow-up turns before the cache moves again */
+    int cap = n_ctx + 256 > (old ? 2 * old->n_ctx : 0) ? n_ctx + 256 : 2 * old->n_ctx;
     if (cap > s->max_ctx) cap = s->max_ctx;
-    text_engine_free(s->chat_te);
-    s->chat_seq.n_ids = 0;
+    jn_status st = text_engine_init(te, s, 1, cap, cap, err);
+    if (st) {
+        free(te);
+        return st;
+    }
+    if (old) { /* the cached conversation moves along: nothing is computed again */
+        jn_lm_seq_transfer(te->lm, 0, old->lm, 0);
+        text_engine_free(old);
+        free(old);
+    }
+    s->chat_te = te;
     s->chat_seq.slot = 0;
-    return text_engine_init(s->chat_te, s, 1, cap, cap, err);
+    return JN_OK;
 }
 
 static jn_status chat_push_turn(janus_session *s, const char *user, const char *assistant, jn_error *err) {
@@ -659,12 +673,13 @@ static jn_status chat_ask(janus_session *s, const janus_ask_params *p, int tag_q
     if (p->n_history) return jn_fail(err, JN_ERR_USAGE, "janus_chat_ask: the session holds the history (n_history must be 0)");
     if ((st = janus_dump_prepare(p->dump_dir, err))) return st;
     const int n_before = s->n_images, pending_before = s->n_images_pending;
-    if (p->n_images > 0) {
+    const int n_new = p->n_images + p->n_rgb_images;
+    if (n_new > 0) {
         const size_t per = (size_t)3 * s->m->image.size * s->m->image.size;
-        float *pixels = malloc((size_t)p->n_images * per * sizeof *pixels);
+        float *pixels = malloc((size_t)n_new * per * sizeof *pixels);
         if (!pixels) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
-        st = load_all_pixels(s->m, p->images, p->n_images, p->at_seconds, pixels, err);
-        if (!st) st = chat_add_pixels(s, pixels, p->n_images, p->dump_dir, err);
+        st = request_pixels(s->m, p, pixels, err);
+        if (!st) st = chat_add_pixels(s, pixels, n_new, p->dump_dir, err);
         free(pixels);
         if (st) return st;
     }
@@ -707,4 +722,255 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
     if (!st) st = chat_ask(s, &q, !tagged, answer, NULL, err);
     janus_session_free(s);
     return st;
+}
+
+/* ---------------------------------------------------------------- ask batches */
+
+typedef struct ask_request {
+    int state; /* JANUS_GEN_RUNNING / DONE / CANCELLED; -1: entry unused */
+    janus_text_seq seq;
+} ask_request;
+
+struct janus_ask_batch {
+    janus_session *s;
+    text_engine te;       /* made on the first add when max_ctx was left to the batch */
+    int max_seqs, max_ctx;
+    int *slot_owner;      /* [max_seqs]: request id or -1 */
+    ask_request *reqs;
+    int n_reqs, cap_reqs;
+    janus_text_seq **live; /* [max_seqs] */
+};
+
+janus_ask_batch *janus_ask_batch_create(janus_session *s, int max_seqs, int max_ctx, janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    if (max_seqs < 1 || max_seqs > s->max_rows) {
+        jn_fail(err, JN_ERR_USAGE, "an ask batch holds 1..%d sequences (janus_session_params.max_rows), not %d",
+                s->max_rows, max_seqs);
+        return NULL;
+    }
+    if (max_ctx > s->max_ctx) {
+        jn_fail(err, JN_ERR_USAGE, "ask batch context %d exceeds the session's %d", max_ctx, s->max_ctx);
+        return NULL;
+    }
+    janus_ask_batch *b = calloc(1, sizeof *b);
+    if (!b || !(b->slot_owner = malloc((size_t)max_seqs * sizeof(int))) ||
+        !(b->live = malloc((size_t)max_seqs * sizeof *b->live))) {
+        if (b) free(b->slot_owner);
+        free(b);
+        jn_fail(err, JN_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < max_seqs; i++) b->slot_owner[i] = -1;
+    b->s = s;
+    b->max_seqs = max_seqs;
+    b->max_ctx = max_ctx;
+    return b;
+}
+
+void janus_ask_batch_free(janus_ask_batch *b) {
+    if (!b) return;
+    for (int i = 0; i < b->n_reqs; i++) seq_free(&b->reqs[i].seq);
+    free(b->reqs);
+    text_engine_free(&b->te);
+    free(b->slot_owner);
+    free(b->live);
+    free(b);
+}
+
+int janus_ask_batch_free_seqs(const janus_ask_batch *b) {
+    int n = 0;
+    for (int i = 0; i < b->max_seqs; i++) n += b->slot_owner[i] < 0;
+    return n;
+}
+
+int janus_ask_batch_n_live(const janus_ask_batch *b) {
+    int n = 0;
+    for (int i = 0; i < b->n_reqs; i++) n += b->reqs[i].state == JANUS_GEN_RUNNING;
+    return n;
+}
+
+int janus_ask_batch_state(const janus_ask_batch *b, int id, int *n_tokens) {
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return -1;
+    if (n_tokens) *n_tokens = b->reqs[id].seq.n_answer;
+    return b->reqs[id].state;
+}
+
+int janus_ask_batch_cancel(janus_ask_batch *b, int id) {
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return JANUS_ERR_USAGE;
+    ask_request *r = &b->reqs[id];
+    if (r->state == JANUS_GEN_RUNNING) {
+        r->state = JANUS_GEN_CANCELLED;
+        b->slot_owner[r->seq.slot] = -1;
+    }
+    return JANUS_OK;
+}
+
+static int ask_n_images(const janus_ask_params *p) { return p->n_images + p->n_rgb_images; }
+
+/* Pixels [n, 3, S, S] of request p's images: files first, then decoded images. */
+static jn_status request_pixels(janus_model *m, const janus_ask_params *p, float *pixels, jn_error *err) {
+    const size_t per = (size_t)3 * m->image.size * m->image.size;
+    jn_status st = load_all_pixels(m, p->images, p->n_images, p->at_seconds, pixels, err);
+    for (int i = 0; i < p->n_rgb_images && !st; i++) st = rgb_pixels(m, &p->rgb_images[i], pixels + (p->n_images + i) * per, err);
+    return st;
+}
+
+/* Prompt ids of a one-shot question: the images go where the turns' tags are, else before it. */
+static jn_status request_ids(janus_model *m, const janus_ask_params *p, int32_t **ids, size_t *n, jn_error *err) {
+    int tagged = strstr(p->question, m->prompt.image_tag) != NULL;
+    for (int i = 0; i < p->n_history; i++)
+        if (p->history[i].user && strstr(p->history[i].user, m->prompt.image_tag)) tagged = 1;
+    char *user = with_image_tags(&m->prompt, p->question, tagged ? 0 : ask_n_images(p));
+    if (!user) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    jn_status st = conversation_ids(m, p->history, p->n_history, user, ask_n_images(p), ids, n, err);
+    free(user);
+    return st;
+}
+
+int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, int *ids_out, janus_error *errs,
+                        janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    janus_session *s = b->s;
+    janus_model *m = s->m;
+    const size_t per = (size_t)3 * m->image.size * m->image.size;
+    if (n < 1) return 0;
+    if (n > janus_ask_batch_free_seqs(b))
+        return jn_fail(err, JN_ERR_USAGE, "%d questions given, %d of the batch's %d sequences are free", n,
+                       janus_ask_batch_free_seqs(b), b->max_seqs);
+    jn_status st = JN_OK;
+    int total_images = 0, n_added = 0;
+    int *first_image = calloc((size_t)n, sizeof(int));
+    jn_error *item_err = calloc((size_t)n, sizeof(jn_error));
+    if (!first_image || !item_err) {
+        free(first_image);
+        free(item_err);
+        return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        ids_out[i] = 0;
+        first_image[i] = total_images;
+        if (!ps[i].question || ask_n_images(&ps[i]) < 0 || (ps[i].n_images > 0 && !ps[i].images) ||
+            (ps[i].n_rgb_images > 0 && !ps[i].rgb_images) || (ps[i].n_history > 0 && !ps[i].history))
+            ids_out[i] = jn_fail(&item_err[i], JN_ERR_USAGE, "bad question, image list or history");
+        else if ((st = validate_sampling(&ps[i], &item_err[i])))
+            ids_out[i] = st;
+        else
+            total_images += ask_n_images(&ps[i]);
+    }
+    st = JN_OK;
+    float *pixels = total_images ? malloc((size_t)total_images * per * sizeof(float)) : NULL;
+    float **aligned = calloc((size_t)(total_images ? total_images : 1), sizeof *aligned);
+    if ((total_images && !pixels) || !aligned) {
+        st = jn_fail(err, JN_ERR_NOMEM, "out of memory for %d images", total_images);
+        goto done;
+    }
+    /* every image of every question in one encoder call (a failed item's slots stay zero pixels) */
+    for (int i = 0; i < n; i++) {
+        if (ids_out[i]) continue;
+        jn_status ist = request_pixels(m, &ps[i], pixels + (size_t)first_image[i] * per, &item_err[i]);
+        if (ist) {
+            ids_out[i] = ist;
+            memset(pixels + (size_t)first_image[i] * per, 0, (size_t)ask_n_images(&ps[i]) * per * sizeof(float));
+        }
+    }
+    if (total_images && (st = encode_pixels(s, pixels, total_images, aligned, NULL, err))) goto done;
+    for (int i = 0; i < n; i++) {
+        if (ids_out[i]) continue;
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        jn_status ist = request_ids(m, &ps[i], &ids, &n_ids, &item_err[i]);
+        if (!ist && !b->te.s) { /* sized by the first question when the caller left it open */
+            int ctx = b->max_ctx > 0 ? b->max_ctx : (int)n_ids + 256 + ps[i].max_tokens;
+            if (ctx > s->max_ctx) ctx = s->max_ctx;
+            if ((st = text_engine_init(&b->te, s, b->max_seqs, ctx, ctx, err))) {
+                free(ids);
+                goto done;
+            }
+        }
+        if (!ist && n_ids >= (size_t)b->te.n_ctx)
+            ist = jn_fail(&item_err[i], JN_ERR_USAGE, "the prompt is %zu tokens long, more than the context of %d tokens",
+                          n_ids, b->te.n_ctx);
+        int slot = 0;
+        while (slot < b->max_seqs && b->slot_owner[slot] >= 0) slot++;
+        if (!ist && b->n_reqs == b->cap_reqs) {
+            int cap = b->cap_reqs ? 2 * b->cap_reqs : 16;
+            ask_request *q = realloc(b->reqs, (size_t)cap * sizeof *q);
+            if (!q) ist = jn_fail(&item_err[i], JN_ERR_NOMEM, "out of memory");
+            else {
+                b->reqs = q;
+                b->cap_reqs = cap;
+            }
+        }
+        if (!ist) {
+            ask_request *r = &b->reqs[b->n_reqs];
+            memset(r, 0, sizeof *r);
+            r->state = -1;
+            r->seq.slot = slot;
+            ist = seq_prefill(&b->te, &r->seq, ids, n_ids, aligned + first_image[i], ask_n_images(&ps[i]), &item_err[i]);
+            if (!ist) ist = seq_begin_answer(&b->te, &r->seq, &ps[i], &item_err[i]);
+            if (ist) {
+                seq_free(&r->seq);
+            } else {
+                r->state = JANUS_GEN_RUNNING;
+                b->slot_owner[slot] = b->n_reqs;
+                ids_out[i] = b->n_reqs++;
+                n_added++;
+            }
+        }
+        free(ids);
+        if (ist) {
+            ids_out[i] = ist;
+            if (ist == JN_ERR_RUNTIME || ist == JN_ERR_NOMEM) { /* the backend or memory: nothing more runs */
+                st = jn_fail(err, ist, "%s", item_err[i].msg);
+                goto done;
+            }
+        }
+    }
+done:
+    for (int i = 0; i < n && errs; i++)
+        if (ids_out[i] < 0) memcpy(&errs[i], &item_err[i], sizeof(jn_error));
+    for (int i = 0; i < total_images; i++) s->be->free(s->be, aligned ? aligned[i] : NULL);
+    free(aligned);
+    free(pixels);
+    free(first_image);
+    free(item_err);
+    return st ? st : n_added;
+}
+
+int janus_ask_batch_step(janus_ask_batch *b, janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    int n = 0;
+    for (int i = 0; i < b->max_seqs; i++)
+        if (b->slot_owner[i] >= 0) b->live[n++] = &b->reqs[b->slot_owner[i]].seq;
+    if (n == 0) return 0;
+    jn_status st = text_step(&b->te, b->live, n, err);
+    for (int i = 0; i < b->max_seqs; i++) {
+        int id = b->slot_owner[i];
+        if (id < 0) continue;
+        if (st) b->reqs[id].state = JANUS_GEN_CANCELLED; /* a backend failure ends every question */
+        else if (b->reqs[id].seq.done) b->reqs[id].state = JANUS_GEN_DONE;
+        if (b->reqs[id].state != JANUS_GEN_RUNNING) b->slot_owner[i] = -1;
+    }
+    return st ? st : janus_ask_batch_n_live(b);
+}
+
+int janus_ask_batch_take(janus_ask_batch *b, int id, char **answer, const char **finish_reason, int *n_tokens,
+                         janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return jn_fail(err, JN_ERR_USAGE, "unknown question %d", id);
+    ask_request *r = &b->reqs[id];
+    if (r->state != JANUS_GEN_DONE)
+        return jn_fail(err, r->state == JANUS_GEN_CANCELLED ? JN_ERR_RUNTIME : JN_ERR_USAGE, "question %d is %s", id,
+                       r->state == JANUS_GEN_CANCELLED ? "cancelled" : "still running");
+    if (answer) {
+        size_t len = 0;
+        jn_status st = jn_tokenizer_decode(b->s->m->tokenizer.tok, r->seq.answer, (size_t)r->seq.n_answer, 1, answer,
+                                           &len, err);
+        if (st) return st;
+    }
+    if (finish_reason) *finish_reason = r->seq.finish_reason;
+    if (n_tokens) *n_tokens = r->seq.n_answer;
+    seq_free(&r->seq);
+    r->state = -1;
+    return JN_OK;
 }

@@ -248,6 +248,20 @@ void jn_lm_seq_copy(jn_lm_session *s, int dst, int src) {
     }
     s->seq_len[dst] = s->seq_len[src];
 }
+void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot) {
+    JN_ASSERT(dst->hp == src->hp && dst->be == src->be && dst_slot >= 0 && dst_slot < dst->n_seq_max && src_slot >= 0 &&
+              src_slot < src->n_seq_max);
+    const size_t KVD = (size_t)src->hp->n_kv_head * src->hp->d_head;
+    const int n = src->seq_len[src_slot] < dst->n_ctx ? src->seq_len[src_slot] : dst->n_ctx;
+    for (int l = 0; l < src->hp->n_layer && n > 0; l++) {
+        size_t so = ((size_t)l * src->n_seq_max + (size_t)src_slot) * src->n_ctx * KVD;
+        size_t d0 = ((size_t)l * dst->n_seq_max + (size_t)dst_slot) * dst->n_ctx * KVD;
+        src->be->copy(src->be, dst->k_cache + d0, src->k_cache + so, (size_t)n * KVD * sizeof(float));
+        src->be->copy(src->be, dst->v_cache + d0, src->v_cache + so, (size_t)n * KVD * sizeof(float));
+    }
+    dst->seq_len[dst_slot] = n;
+}
+
 size_t jn_lm_session_nbytes(const jn_lm_session *s) { return s->nbytes; }
 
 /* ------------------------------------------------------------------ forward */

@@ -78,6 +78,9 @@ int jn_lm_seq_len(const jn_lm_session *s, int slot);
 void jn_lm_seq_truncate(jn_lm_session *s, int slot, int n_past);
 /* Slot dst gets a copy of slot src's cached K/V and length (a shared prompt prefilled once). */
 void jn_lm_seq_copy(jn_lm_session *s, int dst, int src);
+/* The same between two sessions of one model and backend (a cache moved into a bigger session);
+ * at most dst's context is copied. */
+void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot);
 /* Bytes of backend memory the session holds (KV cache + scratch). */
 size_t jn_lm_session_nbytes(const jn_lm_session *s);
 

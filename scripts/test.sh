@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # scripts/test.sh — install dependencies, build, run every test (ctest). With --sanitize: a
-# separate clang ASan+UBSan build running the unit, ops and model tests.
+# separate clang ASan+UBSan build running the unit, ops and model tests. With --tsan: a clang
+# ThreadSanitizer build running the concurrency tests (sessions on one model in several threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 JOBS=$(nproc)
-if [ "${1:-}" = "--sanitize" ]; then
+if [ "${1:-}" = "--tsan" ]; then
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DJANUS_TSAN=ON -DJANUS_CUDA=OFF \
+    -DJANUS_BUILD_SHARED=OFF >/dev/null
+  cmake --build build-tsan -j"$JOBS" --target test_model_session janus_cli
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -R 'test_model_session' --output-on-failure
+elif [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DJANUS_SANITIZE=ON -DJANUS_CUDA=OFF >/dev/null
   cmake --build build-asan -j"$JOBS"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
