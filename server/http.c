@@ -927,13 +927,13 @@ int srv_run(const srv_config *cfg) {
     http.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                                   MHD_USE_ERROR_LOG,
                               0, NULL, NULL, on_request, &http,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &http,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_conn,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout_s,
                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, /* request line + headers */
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, &http,
                               MHD_OPTION_URI_LOG_CALLBACK, on_uri, &http,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &http,
                               MHD_OPTION_END);
     if (!http.d) {
         logf_("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
