@@ -2,8 +2,9 @@
 // clients mix chat requests (an image + a question) and image generations for D seconds, while
 // /health is polled and the server's RSS is sampled. Stops by itself: no request starts after the
 // deadline, and each has a timeout. Plain fetch, no client library.
-// usage: node serve_load.mjs --url URL [--key KEY] --pid PID --image IMG.png [--clients 16]
-//        [--seconds 30] [--images-every 2] [--max-tokens 16] [--rss-growth-mb 64] [--json OUT.json]
+// usage: node serve_load.mjs --url URL [--key KEY] --pid PID --image IMG.png|none [--clients 16]
+//        [--seconds 30] [--mix both|chat|images] [--images-every 2] [--max-tokens 16]
+//        [--rss-growth-mb 64] [--json OUT.json]
 // Exit 1 on any failed request, a /health miss (non-200 or slower than 2 s), or RSS growth past
 // the bound (measured from the sample after the warm-up, i.e. the first 2 requests per client).
 import { readFileSync, writeFileSync } from "node:fs";
@@ -11,8 +12,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 const args = Object.fromEntries(process.argv.slice(2).reduce((a, v, i, all) => (v.startsWith("--") ? a.concat([[v.slice(2), all[i + 1]]]) : a), []));
 const url = args.url, key = args.key || "", pid = args.pid;
 const clients = +(args.clients || 16), seconds = +(args.seconds || 30), imagesEvery = +(args["images-every"] || 2);
+const mix = args.mix || "both";
 const maxTokens = +(args["max-tokens"] || 16), rssBoundMb = +(args["rss-growth-mb"] || 64);
-const image = "data:image/png;base64," + readFileSync(args.image).toString("base64");
+// --image none: text-only questions
+const image = args.image === "none" ? null : "data:image/png;base64," + readFileSync(args.image).toString("base64");
 const headers = { "Content-Type": "application/json", ...(key ? { Authorization: "Bearer " + key } : {}) };
 
 const t0 = Date.now(), deadline = t0 + seconds * 1000;
@@ -22,7 +25,7 @@ let done = 0, rssBase = 0, rssPeak = 0;
 
 async function one(kind, i) {
   const body = kind === "chat"
-    ? { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: image } }, { type: "text", text: "Describe image " + i }] }], max_tokens: maxTokens }
+    ? { messages: [{ role: "user", content: [...(image ? [{ type: "image_url", image_url: { url: image } }] : []), { type: "text", text: "Describe image " + i }] }], max_tokens: maxTokens }
     : { prompt: "load test image " + i, n: 1, seed: i, size: "384x384" };
   const start = Date.now();
   try {
@@ -39,7 +42,8 @@ async function one(kind, i) {
 }
 
 async function client(c) {
-  for (let k = 0; Date.now() < deadline; k++) await one((c + k) % imagesEvery === 0 ? "images" : "chat", c * 100000 + k);
+  for (let k = 0; Date.now() < deadline; k++)
+    await one(mix !== "both" ? mix : (c + k) % imagesEvery === 0 ? "images" : "chat", c * 100000 + k);
 }
 
 async function healthLoop() {
@@ -78,6 +82,6 @@ let bad = 0;
 if (stats.failures.length) { console.log("FAIL: " + stats.failures.length + " requests failed"); bad = 1; }
 if (stats.health.misses) { console.log("FAIL: /health missed " + stats.health.misses + " of " + stats.health.n + " polls"); bad = 1; }
 if ((rssPeak - rssBase) / 1024 > rssBoundMb) { console.log("FAIL: RSS grew " + ((rssPeak - rssBase) / 1024).toFixed(1) + " MB past the warm-up (bound " + rssBoundMb + " MB)"); bad = 1; }
-if (!stats.chat.length || !stats.images.length) { console.log("FAIL: no " + (stats.chat.length ? "images" : "chat") + " completed"); bad = 1; }
+if ((mix !== "images" && !stats.chat.length) || (mix !== "chat" && !stats.images.length)) { console.log("FAIL: a kind of request never completed"); bad = 1; }
 if (!bad) console.log("ok: " + clients + " clients, " + (stats.chat.length + stats.images.length) + " requests, 0 failures, /health max " + stats.health.max_ms + " ms, RSS +" + ((rssPeak - rssBase) / 1024).toFixed(1) + " MB");
 process.exit(bad);
