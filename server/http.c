@@ -126,12 +126,12 @@ static enum MHD_Result send_error(srv_http *h, struct MHD_Connection *c, conn_ct
     jn_buf_puts(&b, "}");
     const char *retry = e->status == 503 ? "5" : NULL;
     struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+    ctx->bytes_out = b.len;
     jn_buf_free(&b);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (retry) MHD_add_response_header(r, "Retry-After", retry);
     if (e->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-    ctx->bytes_out = b.len;
     return queue(h, c, ctx, e->status, r);
 }
 
@@ -596,6 +596,7 @@ static enum MHD_Result route_images(srv_http *h, struct MHD_Connection *c, conn_
         snprintf(loc, sizeof loc, "/v1/jobs/%s", j->id);
         srv_job_release(h->e, j);
         struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+        ctx->bytes_out = b.len;
         jn_buf_free(&b);
         if (!r) return MHD_NO;
         MHD_add_response_header(r, "Content-Type", "application/json");
