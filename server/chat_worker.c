@@ -18,31 +18,16 @@ typedef struct chat_worker {
 
 static chat_worker g_chat; /* one per process, as the engine */
 
-static int text_append(srv_job *j, const char *s, size_t n) {
-    if (j->text_len + n + 1 > j->text_cap) {
-        size_t cap = j->text_cap ? j->text_cap : 256;
-        while (cap < j->text_len + n + 1) cap *= 2;
-        char *t = realloc(j->text, cap);
-        if (!t) return -1;
-        j->text = t;
-        j->text_cap = cap;
-    }
-    memcpy(j->text + j->text_len, s, n);
-    j->text_len += n;
-    j->text[j->text_len] = 0;
-    return 0;
-}
-
 /* Cuts the text at the first stop sequence; returns 1 if one was found. */
 static int apply_stop(srv_job *j) {
-    size_t cut = j->text_len;
+    size_t cut = j->text.len;
     for (int i = 0; i < j->chat.n_stop; i++) {
-        const char *p = strstr(j->text ? j->text : "", j->chat.stop[i]);
-        if (p && (size_t)(p - j->text) < cut) cut = (size_t)(p - j->text);
+        const char *p = strstr(j->text.p ? j->text.p : "", j->chat.stop[i]);
+        if (p && (size_t)(p - j->text.p) < cut) cut = (size_t)(p - j->text.p);
     }
-    if (cut == j->text_len) return 0;
-    j->text_len = cut;
-    j->text[cut] = 0;
+    if (cut == j->text.len) return 0;
+    j->text.len = cut;
+    j->text.p[cut] = 0;
     return 1;
 }
 
@@ -54,8 +39,8 @@ static void update_visible(srv_job *j) {
         size_t n = strlen(j->chat.stop[i]);
         if (n - 1 > hold) hold = n - 1;
     }
-    size_t v = j->text_len > hold ? j->text_len - hold : 0;
-    while (v > 0 && v < j->text_len && ((unsigned char)j->text[v] & 0xC0) == 0x80) v--;
+    size_t v = j->text.len > hold ? j->text.len - hold : 0;
+    while (v > 0 && v < j->text.len && ((unsigned char)j->text.p[v] & 0xC0) == 0x80) v--;
     if (v > j->visible) j->visible = v;
 }
 
@@ -64,7 +49,7 @@ static int on_token(void *user, const char *piece, size_t len) {
     srv_engine *e = g_chat.e;
     pthread_mutex_lock(&e->mu);
     int stop = j->cancel;
-    if (!stop && text_append(j, piece, len)) stop = 1;
+    if (!stop && srv_text_append(&j->text, piece, len)) stop = 1;
     if (!stop && apply_stop(j)) stop = 1, j->finish_reason = "stop";
     update_visible(j);
     pthread_cond_broadcast(&e->cv);
@@ -169,8 +154,8 @@ static void chat_collect(chat_worker *w) {
             continue;
         }
         /* the final answer is the library's (exactly janus_ask's), cut at a stop sequence */
-        j->text_len = 0;
-        if (text_append(j, answer, strlen(answer))) {
+        j->text.len = 0;
+        if (srv_text_append(&j->text, answer, strlen(answer))) {
             free(answer);
             janus_error oom = {JANUS_ERR_NOMEM, "out of memory"};
             srv_job_fail_janus(e, j, &oom);
@@ -179,7 +164,7 @@ static void chat_collect(chat_worker *w) {
         free(answer);
         if (apply_stop(j)) j->finish_reason = "stop";
         if (!j->finish_reason) j->finish_reason = finish ? finish : "stop";
-        j->visible = j->text_len;
+        j->visible = j->text.len;
         j->completion_tokens = n_tok;
         j->state = JOB_DONE;
         pthread_cond_broadcast(&e->cv);

@@ -216,7 +216,7 @@ static void write_chat_result(jn_buf *b, srv_engine *e, const srv_job *j) {
                   (long long)time(NULL));
     jn_json_write_string(b, e->model_name, strlen(e->model_name));
     jn_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-    jn_json_write_string(b, j->text ? j->text : "", j->text_len);
+    jn_json_write_string(b, j->text.p ? j->text.p : "", j->text.len);
     jn_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],", j->finish_reason ? j->finish_reason : "stop");
     jn_buf_printf(b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}}", j->prompt_tokens,
                   j->completion_tokens, j->prompt_tokens + j->completion_tokens);
@@ -328,7 +328,7 @@ static void sse_produce_chat(sse *s) {
         return;
     }
     if (j->visible > s->sent) {
-        chat_chunk(s, j->text + s->sent, j->visible - s->sent, 0, NULL);
+        chat_chunk(s, j->text.p + s->sent, j->visible - s->sent, 0, NULL);
         s->sent = j->visible;
         return;
     }

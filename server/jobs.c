@@ -51,7 +51,7 @@ static void job_free(srv_job *j) {
         free(j->file_names);
     }
     if (j->rgb) janus_images_free(j->rgb, j->n_rgb);
-    free(j->text);
+    free(j->text.p);
     free(j);
 }
 

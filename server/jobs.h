@@ -46,7 +46,7 @@ typedef struct srv_job {
     /* understanding */
     srv_chat_req chat;
     janus_image *rgb; int n_rgb; /* decoded uploads, in placeholder order */
-    char *text; size_t text_len, text_cap;
+    srv_text text;   /* the answer so far */
     size_t visible;  /* bytes of text that can be sent (held back: a possible stop-sequence prefix) */
     const char *finish_reason;
     int completion_tokens, prompt_tokens;

@@ -181,12 +181,7 @@ static jn_json *parse_object(const char *body, size_t len, srv_error *e) {
 
 /* ---- chat ---- */
 
-typedef struct text_buf {
-    char *p;
-    size_t len, cap;
-} text_buf;
-
-static int tb_append(text_buf *b, const char *s, size_t n) {
+int srv_text_append(srv_text *b, const char *s, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n + 1) cap *= 2;
@@ -280,13 +275,13 @@ static int add_image(srv_chat_req *r, const jn_json *part, const srv_limits *lim
  * "<image_placeholder>\n" (what `janus ask --image` puts before the question), text parts follow
  * each other separated by "\n". */
 static int message_text(srv_chat_req *r, const jn_json *content, int allow_images, const srv_limits *lim, int mi,
-                        text_buf *out, srv_error *e) {
+                        srv_text *out, srv_error *e) {
     char param[64];
     snprintf(param, sizeof param, "messages[%d].content", mi);
     if (content->type == JN_JSON_STRING) {
         if (strlen(content->str) != content->len)
             return srv_fail(e, 400, "invalid_request_error", "invalid_value", param, "%s contains U+0000", param);
-        return tb_append(out, content->str, content->len) ? oom(e) : 0;
+        return srv_text_append(out, content->str, content->len) ? oom(e) : 0;
     }
     if (content->type != JN_JSON_ARRAY)
         return srv_fail(e, 400, "invalid_request_error", "invalid_type", param, "%s must be a string or an array of parts",
@@ -302,14 +297,14 @@ static int message_text(srv_chat_req *r, const jn_json *content, int allow_image
         if (!strcmp(type, "text")) {
             const char *t;
             if (get_string(part, "text", 1, &t, e)) return set_param(e, pp, ".text");
-            if ((prev_text && tb_append(out, "\n", 1)) || tb_append(out, t, strlen(t))) return oom(e);
+            if ((prev_text && srv_text_append(out, "\n", 1)) || srv_text_append(out, t, strlen(t))) return oom(e);
             prev_text = 1;
         } else if (!strcmp(type, "image_url")) {
             if (!allow_images)
                 return srv_fail(e, 400, "invalid_request_error", "invalid_value", pp, "%s: only user messages carry images", pp);
             if (add_image(r, part, lim, pp, e)) return -1;
-            if (prev_text && out->len && out->p[out->len - 1] != '\n' && tb_append(out, "\n", 1)) return oom(e);
-            if (tb_append(out, IMAGE_TAG "\n", strlen(IMAGE_TAG) + 1)) return oom(e);
+            if (prev_text && out->len && out->p[out->len - 1] != '\n' && srv_text_append(out, "\n", 1)) return oom(e);
+            if (srv_text_append(out, IMAGE_TAG "\n", strlen(IMAGE_TAG) + 1)) return oom(e);
             prev_text = 0;
         } else {
             return srv_fail(e, 400, "invalid_request_error", "invalid_value", pp,
@@ -406,9 +401,9 @@ int srv_parse_chat(const char *body, size_t len, const srv_limits *lim, srv_chat
             srv_fail(e, 400, "invalid_request_error", "missing_field", param, "%s has no 'content'", param);
             goto done;
         }
-        text_buf tb = {0};
+        srv_text tb = {0};
         if (message_text(r, content, is_user, lim, (int)i, &tb, e)) { free(tb.p); goto done; }
-        if (!tb.p && tb_append(&tb, "", 0)) { oom(e); goto done; }
+        if (!tb.p && srv_text_append(&tb, "", 0)) { oom(e); goto done; }
         text_total += tb.len;
         /* a literal tag in the text would be taken for an image: only our own tags may be there */
         int n_tags = 0;
@@ -427,8 +422,8 @@ int srv_parse_chat(const char *body, size_t len, const srv_limits *lim, srv_chat
         srv_chat_turn *last = r->n_turns ? &r->turns[r->n_turns - 1] : NULL;
         if (is_user) {
             if (last && !last->assistant) { /* consecutive user messages form one turn */
-                text_buf merged = {last->user, strlen(last->user), strlen(last->user) + 1};
-                if (tb_append(&merged, "\n", 1) || tb_append(&merged, tb.p, tb.len)) { free(tb.p); oom(e); goto done; }
+                srv_text merged = {last->user, strlen(last->user), strlen(last->user) + 1};
+                if (srv_text_append(&merged, "\n", 1) || srv_text_append(&merged, tb.p, tb.len)) { free(tb.p); oom(e); goto done; }
                 last->user = merged.p;
                 free(tb.p);
             } else {

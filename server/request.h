@@ -86,6 +86,13 @@ void srv_chat_req_free(srv_chat_req *r);
 int srv_parse_gen(const char *body, size_t len, const srv_limits *lim, srv_gen_req *out, srv_error *e);
 void srv_gen_req_free(srv_gen_req *r);
 
+/* A growable NUL-terminated string (the chat turns here, an answer in the server). */
+typedef struct srv_text {
+    char *p;
+    size_t len, cap;
+} srv_text;
+int srv_text_append(srv_text *t, const char *s, size_t n); /* 0, or -1 when out of memory */
+
 /* Strict RFC 4648 base64 (padding optional at the very end, no whitespace inside). 0 on success,
  * *out malloc'ed; -1 on a bad character or length. */
 int srv_base64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len);
