@@ -36,9 +36,8 @@ enum { N_RAW_DUMP = 8 }; /* raw cond/uncond logits of image 0 for the first step
 typedef struct gen_request {
     int state;          /* JANUS_GEN_RUNNING / DONE / CANCELLED; -1: slot of the request table unused */
     int n_images, slot0, step;
-    float cfg, temperature, top_p;
-    int top_k;
-    uint64_t seed;
+    float cfg;
+    jn_sampler sampler; /* stream = image index, step = image-token position */
     int32_t *teacher;   /* [576] or NULL */
     int32_t *tokens;    /* [n_images, 576] */
     janus_progress_fn progress;
@@ -60,8 +59,7 @@ struct janus_gen_batch {
     float *logits;      /* backend [n_rows, C] */
     float *gen_scratch; /* backend */
     float *logits_host; /* host [n_rows, C] */
-    float *mixed, *scratch; /* host [C] */
-    int *scratch_idx;   /* host [C] */
+    float *mixed;       /* host [C] */
     int *live, *go;     /* host [n_rows] slot lists */
     int32_t *feed;      /* host [n_rows] */
 };
@@ -108,14 +106,12 @@ static void batch_free_buffers(janus_gen_batch *b) {
     b->x = b->hidden_slot = b->h_live = b->logits = b->gen_scratch = NULL;
     free(b->logits_host);
     free(b->mixed);
-    free(b->scratch);
-    free(b->scratch_idx);
     free(b->slot_owner);
     free(b->live);
     free(b->go);
     free(b->feed);
-    b->logits_host = b->mixed = b->scratch = NULL;
-    b->scratch_idx = b->slot_owner = b->live = b->go = NULL;
+    b->logits_host = b->mixed = NULL;
+    b->slot_owner = b->live = b->go = NULL;
     b->feed = NULL;
     b->n_rows = b->n_ctx = b->n_tok_max = 0;
 }
@@ -128,6 +124,8 @@ static jn_status batch_alloc(janus_gen_batch *b, int n_rows, int n_ctx, int n_to
     const size_t E = (size_t)m->lm_hp.n_embd, C = (size_t)m->gen_hp.codebook_size;
     batch_free_buffers(b);
     if (n_tok_max < n_rows) n_tok_max = n_rows;
+    jn_status st = janus_session_check_memory(s, "generating", n_rows, n_ctx, n_tok_max, err);
+    if (st) return st;
     b->lm = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, n_rows, n_ctx, n_tok_max, err);
     if (!b->lm) return err->code ? err->code : JN_ERR_NOMEM;
     b->n_rows = n_rows;
@@ -141,14 +139,12 @@ static jn_status batch_alloc(janus_gen_batch *b, int n_rows, int n_ctx, int n_to
     b->gen_scratch = be->alloc(be, gen_scratch_n * sizeof(float));
     b->logits_host = malloc((size_t)n_rows * C * sizeof(float));
     b->mixed = malloc(C * sizeof(float));
-    b->scratch = malloc(C * sizeof(float));
-    b->scratch_idx = malloc(C * sizeof(int));
     b->slot_owner = malloc((size_t)n_rows * sizeof(int));
     b->live = malloc((size_t)n_rows * sizeof(int));
     b->go = malloc((size_t)n_rows * sizeof(int));
     b->feed = malloc((size_t)n_rows * sizeof(int32_t));
     if (!b->x || !b->hidden_slot || !b->h_live || !b->logits || !b->gen_scratch || !b->logits_host || !b->mixed ||
-        !b->scratch || !b->scratch_idx || !b->slot_owner || !b->live || !b->go || !b->feed) {
+        !b->slot_owner || !b->live || !b->go || !b->feed) {
         batch_free_buffers(b);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory for a generation batch of %d rows", n_rows);
     }
@@ -174,6 +170,7 @@ janus_gen_batch *janus_gen_batch_create(janus_session *s, janus_error *perr) {
 
 static void request_release(janus_gen_batch *b, gen_request *r) {
     for (int i = 0; i < 2 * r->n_images && b->slot_owner; i++) b->slot_owner[r->slot0 + i] = -1;
+    jn_sampler_free(&r->sampler);
     free(r->teacher);
     free(r->dump_dir);
     free(r->cfg_dump);
@@ -332,10 +329,7 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
     r->n_images = p->n_images;
     r->slot0 = slot0;
     r->cfg = p->cfg;
-    r->temperature = p->temperature;
-    r->top_k = p->top_k;
-    r->top_p = p->top_p;
-    r->seed = p->seed;
+    if ((st = jn_sampler_init(&r->sampler, C, p->temperature, p->top_k, p->top_p, p->seed, err))) goto done;
     r->progress = p->progress;
     r->progress_user = p->progress_user;
     r->tokens = malloc((size_t)p->n_images * n_steps * sizeof(int32_t));
@@ -432,8 +426,7 @@ int janus_gen_batch_step(janus_gen_batch *b, janus_error *perr) {
             if (r->teacher) {
                 tok = r->teacher[step];
             } else {
-                float u = jn_rng_uniform(r->seed, (uint64_t)i, (uint64_t)step);
-                tok = jn_sample(b->mixed, C, r->temperature, r->top_k, r->top_p, u, b->scratch, b->scratch_idx);
+                tok = jn_sampler_draw(&r->sampler, b->mixed, (uint64_t)i, (uint64_t)step);
             }
             r->tokens[(size_t)i * n_steps + step] = tok;
             b->feed[n_go + 2 * i] = b->feed[n_go + 2 * i + 1] = tok;

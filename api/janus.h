@@ -215,12 +215,34 @@ typedef struct janus_session_params {
                              max_rows x (prompt + 576) positions (1B: 384 KiB each in f32). */
     int max_ctx;          /* KV positions per row; <= 0: the model's context. Memory for the KV cache
                              is taken as requests need it, never more than max_rows x max_ctx. */
+    size_t mem_limit;     /* bytes this session may allocate for KV cache and activations before it
+                             refuses a request (with the numbers and what would fit);
+                             0: the memory available to the process (MemAvailable, cgroup limit);
+                             SIZE_MAX: no check */
 } janus_session_params;
 
 janus_session_params janus_session_default_params(void);
 janus_session *janus_session_create(janus_model *m, const janus_session_params *p, janus_error *err);
 void janus_session_free(janus_session *s);
 janus_model *janus_session_model(janus_session *s);
+
+/* What a workload needs, computed before anything is allocated. */
+typedef struct janus_memory_plan {
+    size_t weights;      /* the model's tensors (mapped from the file on the CPU) */
+    size_t kv_cache;     /* LM K/V cache: rows x ctx positions */
+    size_t activations;  /* LM activations for the largest forward */
+    size_t vision;       /* SigLIP buffers for the images encoded at once */
+    size_t vq_decoder;   /* VQ decoder buffers */
+    size_t total;        /* all of the above */
+    size_t available;    /* memory the process may still take (MemAvailable, cgroup limit); 0: unknown */
+} janus_memory_plan;
+/* rows: LM rows (2 per generated image, 1 per understanding sequence); ctx: positions per row
+ * (<= 0: a 64-token prompt + 576 image tokens); prefill_rows: rows of the largest forward (<= 0:
+ * 2 x 64); images: encoded at once (0: no vision); vq: 1 if the VQ decoder is used. */
+int janus_memory_plan_for(const janus_model *m, int rows, int ctx, int prefill_rows, int images, int vq,
+                          janus_memory_plan *out);
+/* Memory the process may still take: min(MemAvailable, cgroup limit - usage); 0 if unknown. */
+size_t janus_memory_available(void);
 
 /* What a session has done so far (timings in seconds of wall-clock time). */
 typedef struct janus_session_stats {

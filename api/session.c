@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ janus_session *janus_session_create(janus_model *m, const janus_session_params *
     s->m = m;
     s->max_rows = p->max_rows > 0 ? p->max_rows : defaults.max_rows;
     s->max_ctx = p->max_ctx > 0 ? p->max_ctx : m->lm_hp.max_ctx;
+    s->mem_limit = p->mem_limit;
     s->be = janus_backend_create(m->be->name, p->n_threads > 0 ? p->n_threads : m->n_threads, err);
     if (!s->be) {
         free(s);
@@ -135,4 +137,91 @@ int janus_decode_tokens(janus_model *m, const int32_t *tokens, int n_images, jan
     int st = janus_session_decode(s, tokens, n_images, images, (janus_error *)err);
     janus_session_free(s);
     return st;
+}
+
+/* ---------------------------------------------------------------- memory planning */
+
+static size_t read_size_file(const char *path, const char *key) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[256];
+    size_t v = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (key) {
+            size_t kl = strlen(key);
+            unsigned long long kb;
+            if (!strncmp(line, key, kl) && sscanf(line + kl, " %llu", &kb) == 1) {
+                v = (size_t)kb * 1024;
+                break;
+            }
+        } else {
+            unsigned long long x;
+            if (sscanf(line, "%llu", &x) == 1) v = (size_t)x; /* "max" reads as no limit */
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+size_t janus_memory_available(void) {
+    size_t avail = read_size_file("/proc/meminfo", "MemAvailable:");
+    /* cgroup v2, then v1: the limit minus what the group already uses */
+    const char *limits[2][2] = {{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+                                {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}};
+    for (int i = 0; i < 2; i++) {
+        size_t lim = read_size_file(limits[i][0], NULL), used = read_size_file(limits[i][1], NULL);
+        if (lim > 0 && lim < ((size_t)1 << 60) && used <= lim && (avail == 0 || lim - used < avail)) avail = lim - used;
+    }
+    return avail;
+}
+
+int janus_memory_plan_for(const janus_model *m, int rows, int ctx, int prefill_rows, int images, int vq,
+                          janus_memory_plan *out) {
+    memset(out, 0, sizeof *out);
+    if (rows < 1) return JANUS_ERR_USAGE;
+    if (ctx <= 0) ctx = 64 + JANUS_GEN_GRID * JANUS_GEN_GRID;
+    if (prefill_rows <= 0) prefill_rows = 2 * 64;
+    if (prefill_rows < rows) prefill_rows = rows;
+    for (int64_t i = 0; i < jn_wstore_count(m->store); i++) out->weights += jn_wstore_at(m->store, i)->nbytes;
+    size_t lm = jn_lm_session_bytes(&m->lm_hp, rows, ctx, prefill_rows, &out->kv_cache);
+    if (lm == SIZE_MAX) return JANUS_ERR_USAGE;
+    out->activations = lm - out->kv_cache;
+    if (images > 0) out->vision = jn_vision_session_bytes(&m->vis_hp, images);
+    if (vq) out->vq_decoder = jn_vq_session_bytes(&m->vq_hp, JANUS_GEN_GRID);
+    out->total = out->weights + out->kv_cache + out->activations + out->vision + out->vq_decoder;
+    out->available = janus_memory_available();
+    return JANUS_OK;
+}
+
+/* "1.25 GiB" / "310.0 MiB" into buf */
+static const char *human_bytes(char *buf, size_t n, size_t b) {
+    if (b >= ((size_t)1 << 30)) snprintf(buf, n, "%.2f GiB", (double)b / (1024.0 * 1024.0 * 1024.0));
+    else snprintf(buf, n, "%.1f MiB", (double)b / (1024.0 * 1024.0));
+    return buf;
+}
+
+jn_status janus_session_check_memory(janus_session *s, const char *what, int rows, int ctx, int prefill_rows,
+                                     jn_error *err) {
+    if (s->mem_limit == SIZE_MAX) return JN_OK;
+    janus_memory_plan plan;
+    if (janus_memory_plan_for(s->m, rows, ctx, prefill_rows, 0, 0, &plan))
+        return jn_fail(err, JN_ERR_USAGE, "%s: %d rows x %d positions is too large", what, rows, ctx);
+    size_t limit = s->mem_limit ? s->mem_limit : plan.available;
+    size_t need = plan.kv_cache + plan.activations;
+    if (limit == 0 || need <= limit) return JN_OK;
+    int fit = 0; /* the largest row count that fits */
+    for (int r = rows - 1; r >= 1 && !fit; r--) {
+        janus_memory_plan p2;
+        if (!janus_memory_plan_for(s->m, r, ctx, prefill_rows > r ? prefill_rows : r, 0, 0, &p2) &&
+            p2.kv_cache + p2.activations <= limit)
+            fit = r;
+    }
+    char b1[32], b2[32], b3[32], b4[32];
+    return jn_fail(err, JN_ERR_NOMEM,
+                   "%s needs %s (KV cache %s for %d rows x %d positions, activations %s) but %s %s; at most %d rows "
+                   "fit (2 rows per generated image, 1 per caption)",
+                   what, human_bytes(b1, 32, need), human_bytes(b2, 32, plan.kv_cache), rows, ctx,
+                   human_bytes(b3, 32, plan.activations), human_bytes(b4, 32, limit),
+                   s->mem_limit ? "is the memory limit" : "are available", fit);
 }

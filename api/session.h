@@ -4,6 +4,7 @@
 #define JANUS_API_SESSION_H
 
 #include "internal.h"
+#include "engine/sampler.h"
 
 /* One encoded image of a conversation: its aligner rows, kept for as long as the conversation. */
 typedef struct janus_chat_image {
@@ -18,9 +19,7 @@ typedef struct janus_text_seq {
     int32_t *answer;          /* [max_answer] ids sampled for the current answer */
     int n_answer, max_answer;
     int ctx_end;              /* the answer stops when the cache reaches this many positions */
-    float temperature, top_p;
-    int top_k;
-    uint64_t seed;
+    jn_sampler sampler;        /* settings + scratch; greedy when temperature <= 0 */
     int done;                 /* 1: stopped (EOS, max_tokens, context end or callback) */
     const char *finish_reason;
     jn_detok_stream *detok;
@@ -32,6 +31,7 @@ struct janus_session {
     janus_model *m;
     jn_backend *be;           /* this session's own instance; the model's weights are used in place */
     int max_rows, max_ctx;
+    size_t mem_limit;         /* janus_session_params.mem_limit */
     janus_session_stats stats;
 
     /* understanding: one conversation */
@@ -57,6 +57,10 @@ struct janus_session {
 jn_backend *janus_backend_create(const char *name, int n_threads, jn_error *err);
 /* The backend's sticky status (a failed CUDA launch, exhausted scratch): JN_OK or the error. */
 jn_status janus_session_check_backend(janus_session *s, jn_error *err);
+/* Refuses (JN_ERR_NOMEM, with the numbers and the largest row count that fits) an LM session of
+ * rows x ctx positions that exceeds the session's memory limit or the available memory. */
+jn_status janus_session_check_memory(janus_session *s, const char *what, int rows, int ctx, int prefill_rows,
+                                     jn_error *err);
 /* Frees the conversation state (understand.c). */
 void janus_chat_free_state(janus_session *s);
 

@@ -201,8 +201,6 @@ typedef struct text_engine {
     float *logits;      /* backend [n_slots, V] */
     float *logits_host; /* host [n_slots, V]: row `slot` holds the logits for that slot's next token */
     float *staging;     /* host [n_slots, V] */
-    float *scratch;     /* host [V] */
-    int *scratch_idx;   /* host [V] */
     int *slots_tmp;     /* host [n_slots] */
     int32_t *ids_tmp;   /* host [n_slots] */
 } text_engine;
@@ -216,8 +214,6 @@ static void text_engine_free(text_engine *te) {
     be->free(be, te->logits);
     free(te->logits_host);
     free(te->staging);
-    free(te->scratch);
-    free(te->scratch_idx);
     free(te->slots_tmp);
     free(te->ids_tmp);
     memset(te, 0, sizeof *te);
@@ -232,6 +228,12 @@ static jn_status text_engine_init(text_engine *te, janus_session *s, int n_slots
     te->n_slots = n_slots;
     te->n_ctx = n_ctx;
     te->n_tok_max = n_tok_max > n_slots ? n_tok_max : n_slots;
+    jn_status st0 = janus_session_check_memory(s, n_slots > 1 ? "this batch of questions" : "this conversation",
+                                               n_slots, n_ctx, te->n_tok_max, err);
+    if (st0) {
+        memset(te, 0, sizeof *te);
+        return st0;
+    }
     te->lm = jn_lm_session_create(s->be, &m->lm_hp, &m->lm_w, n_slots, n_ctx, te->n_tok_max, err);
     if (!te->lm) {
         jn_status st = err->code ? err->code : JN_ERR_NOMEM;
@@ -244,12 +246,9 @@ static jn_status text_engine_init(text_engine *te, janus_session *s, int n_slots
     te->logits = be->alloc(be, (size_t)n_slots * V * sizeof(float));
     te->logits_host = malloc((size_t)n_slots * V * sizeof(float));
     te->staging = malloc((size_t)n_slots * V * sizeof(float));
-    te->scratch = malloc(V * sizeof(float));
-    te->scratch_idx = malloc(V * sizeof(int));
     te->slots_tmp = malloc((size_t)n_slots * sizeof(int));
     te->ids_tmp = malloc((size_t)n_slots * sizeof(int32_t));
-    if (!te->x || !te->hidden || !te->logits || !te->logits_host || !te->staging || !te->scratch || !te->scratch_idx ||
-        !te->slots_tmp || !te->ids_tmp) {
+    if (!te->x || !te->hidden || !te->logits || !te->logits_host || !te->staging || !te->slots_tmp || !te->ids_tmp) {
         text_engine_free(te);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory for %d understanding sequences", n_slots);
     }
@@ -347,10 +346,9 @@ static jn_status seq_begin_answer(text_engine *te, janus_text_seq *q, const janu
     q->detok = jn_detok_stream_create(te->s->m->tokenizer.tok, 1);
     if (!q->answer || !q->detok) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     q->n_answer = 0;
-    q->temperature = p->temperature;
-    q->top_k = p->top_k;
-    q->top_p = p->top_p;
-    q->seed = p->seed;
+    jn_sampler_free(&q->sampler);
+    jn_status st = jn_sampler_init(&q->sampler, te->s->m->lm_hp.n_vocab, p->temperature, p->top_k, p->top_p, p->seed, err);
+    if (st) return st;
     q->on_token = p->on_token;
     q->on_token_user = p->on_token_user;
     q->done = 0;
@@ -372,14 +370,8 @@ static void seq_emit(janus_text_seq *q, const char *piece, size_t len) {
 static int32_t seq_sample(text_engine *te, janus_text_seq *q, jn_error *err, jn_status *st) {
     janus_model *m = te->s->m;
     const int V = m->lm_hp.n_vocab;
-    const float *logits = te->logits_host + (size_t)q->slot * V;
-    int32_t next;
-    if (q->temperature <= 0.0f) {
-        next = jn_sample_argmax(logits, V);
-    } else {
-        float u = jn_rng_uniform(q->seed, 0, (uint64_t)q->n_answer);
-        next = jn_sample(logits, V, q->temperature, q->top_k, q->top_p, u, te->scratch, te->scratch_idx);
-    }
+    /* stream 0, step = answer position: the draw of janus_ask for the same turn */
+    int32_t next = jn_sampler_draw(&q->sampler, te->logits_host + (size_t)q->slot * V, 0, (uint64_t)q->n_answer);
     q->answer[q->n_answer++] = next;
     if (next == m->prompt.eos) {
         q->done = 1;
@@ -437,6 +429,7 @@ static jn_status text_step(text_engine *te, janus_text_seq **qs, int n, jn_error
 }
 
 static void seq_free(janus_text_seq *q) {
+    jn_sampler_free(&q->sampler);
     free(q->ids);
     free(q->answer);
     if (q->detok) jn_detok_stream_free(q->detok);

@@ -129,6 +129,31 @@ jn_status jn_lm_weights_upload(jn_backend *be, jn_lm_weights *w, const jn_lm_hpa
 
 /* ------------------------------------------------------------------ session */
 
+enum { JN_LM_N_BUFFERS = 11 };
+
+/* Bytes of each session buffer, in the order of jn_lm_session_create's table: K cache, V cache
+ * ([n_layer][n_seq][n_ctx][kv_dim] f32 each), then the activations of n_tok_max rows. 0 on overflow. */
+static int lm_buffer_sizes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max,
+                           size_t out[JN_LM_N_BUFFERS]) {
+    const size_t E = (size_t)hp->n_embd, QD = (size_t)hp->n_head * hp->d_head,
+                 KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
+    size_t cache = 0;
+    int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache) && jn_mul_ok(cache, (size_t)n_ctx, &cache) &&
+             jn_mul_ok(cache, KVD, &cache) && jn_mul_ok(cache, sizeof(float), &cache);
+    const size_t per_row[JN_LM_N_BUFFERS - 2] = {E, E, QD, KVD, KVD, QD, E, FF, FF};
+    out[0] = out[1] = cache;
+    for (int i = 0; i < JN_LM_N_BUFFERS - 2; i++) ok = ok && jn_mul_ok(R * sizeof(float), per_row[i], &out[2 + i]);
+    return ok;
+}
+
+size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, size_t *kv_bytes) {
+    size_t sizes[JN_LM_N_BUFFERS], total = 0;
+    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, sizes)) return SIZE_MAX;
+    for (int i = 0; i < JN_LM_N_BUFFERS; i++) total += sizes[i];
+    if (kv_bytes) *kv_bytes = sizes[0] + sizes[1];
+    return total;
+}
+
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
                                     int n_ctx, int n_tok_max, jn_error *err) {
     if (check_hparams(hp, err) != JN_OK) return NULL;
@@ -162,13 +187,8 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
         return NULL;
     }
 
-    const size_t E = (size_t)hp->n_embd, QD = (size_t)hp->n_head * hp->d_head,
-                 KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
-    size_t cache_elems = 0;
-    int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache_elems) &&
-             jn_mul_ok(cache_elems, (size_t)n_ctx, &cache_elems) && jn_mul_ok(cache_elems, KVD, &cache_elems) &&
-             jn_mul_ok(cache_elems, sizeof(float), &cache_elems);
-    if (!ok) {
+    size_t sizes[JN_LM_N_BUFFERS];
+    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, sizes)) {
         jn_lm_session_free(s);
         jn_fail(err, JN_ERR_USAGE, "KV cache size overflows (n_seq %d x n_ctx %d)", n_seq_max, n_ctx);
         return NULL;
@@ -177,18 +197,13 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
         float **p;
         size_t nbytes;
         const char *what;
-    } bufs[] = {
-        {&s->k_cache, cache_elems, "K cache"},
-        {&s->v_cache, cache_elems, "V cache"},
-        {&s->cur, R * E * sizeof(float), "activations"},
-        {&s->xn, R * E * sizeof(float), "activations"},
-        {&s->q, R * QD * sizeof(float), "activations"},
-        {&s->k, R * KVD * sizeof(float), "activations"},
-        {&s->v, R * KVD * sizeof(float), "activations"},
-        {&s->att, R * QD * sizeof(float), "activations"},
-        {&s->tmp, R * E * sizeof(float), "activations"},
-        {&s->gate, R * FF * sizeof(float), "activations"},
-        {&s->up, R * FF * sizeof(float), "activations"},
+    } bufs[JN_LM_N_BUFFERS] = {
+        {&s->k_cache, sizes[0], "K cache"},  {&s->v_cache, sizes[1], "V cache"},
+        {&s->cur, sizes[2], "activations"},  {&s->xn, sizes[3], "activations"},
+        {&s->q, sizes[4], "activations"},    {&s->k, sizes[5], "activations"},
+        {&s->v, sizes[6], "activations"},    {&s->att, sizes[7], "activations"},
+        {&s->tmp, sizes[8], "activations"},  {&s->gate, sizes[9], "activations"},
+        {&s->up, sizes[10], "activations"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].p = be->alloc(be, bufs[i].nbytes);

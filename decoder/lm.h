@@ -64,6 +64,9 @@ typedef struct jn_lm_session jn_lm_session;
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
                                     int n_ctx, int n_tok_max, jn_error *err);
 void jn_lm_session_free(jn_lm_session *s);
+/* Backend bytes such a session allocates (SIZE_MAX on overflow); *kv_bytes (optional): the
+ * K/V cache part. */
+size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, size_t *kv_bytes);
 /* All sequences back to length 0 (the cache contents are simply overwritten later). */
 void jn_lm_session_reset(jn_lm_session *s);
 /* Cached length of sequence slot 0 (all slots, when they advance together through jn_lm_forward). */

@@ -304,6 +304,34 @@ static void test_gen_batch(void) {
     fprintf(stderr, "generation batch: joining request and n=2 rows equal separate runs\n");
 }
 
+/* ---- memory planning refuses before allocating ---- */
+
+static void test_memory_limit(void) {
+    janus_memory_plan plan;
+    TU_CHECK(janus_memory_plan_for(model, 4, 640, 0, 1, 1, &plan) == 0, "plan");
+    TU_CHECK(plan.kv_cache > 0 && plan.activations > 0 && plan.vision > 0 && plan.vq_decoder > 0 && plan.weights > 0 &&
+                 plan.total == plan.weights + plan.kv_cache + plan.activations + plan.vision + plan.vq_decoder,
+             "plan parts");
+    janus_memory_plan plan8;
+    janus_memory_plan_for(model, 8, 640, 0, 0, 0, &plan8);
+    TU_CHECK(plan8.kv_cache == 2 * plan.kv_cache, "KV cache grows with the rows: %zu vs %zu", plan8.kv_cache, plan.kv_cache);
+    janus_error err = {0};
+    janus_session_params sp = janus_session_default_params();
+    sp.max_rows = 8;
+    sp.mem_limit = plan.kv_cache + plan.activations; /* 4 rows fit, 8 do not */
+    janus_session *s = janus_session_create(model, &sp, &err);
+    janus_gen_batch *b = s ? janus_gen_batch_create(s, &err) : NULL;
+    janus_gen_params gp = janus_gen_default_params();
+    gp.prompt = prompts[0];
+    gp.n_images = 1;
+    int id = b ? janus_gen_batch_add(b, &gp, &err) : 0;
+    TU_CHECK(id == JANUS_ERR_NOMEM && strstr(err.msg, "MiB") && strstr(err.msg, "at most"),
+             "over the limit: %d %s", id, err.msg);
+    janus_gen_batch_free(b);
+    janus_session_free(s);
+    fprintf(stderr, "memory: %s\n", err.msg);
+}
+
 int main(void) {
     char gguf[4096];
     snprintf(gguf, sizeof gguf, "%ssession-tiny-%ld.gguf", tu_tmp(""), (long)getpid());
@@ -335,6 +363,7 @@ int main(void) {
     test_ask_batch();
     test_gen_batch();
     test_threads();
+    test_memory_limit();
     janus_model_free(model);
     unlink(gguf);
     return TU_RESULT();

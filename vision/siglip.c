@@ -211,6 +211,13 @@ static jn_status check_weights(const jn_vision_hparams *hp, const jn_vision_weig
     return JN_OK;
 }
 
+size_t jn_vision_session_bytes(const jn_vision_hparams *hp, int n_images) {
+    const size_t N = (size_t)jn_vision_n_tokens(hp), W = (size_t)hp->width, K = 3 * (size_t)hp->patch_size * hp->patch_size;
+    const size_t rows = (size_t)n_images * N, hid = (size_t)(hp->n_ff > hp->aligner_out ? hp->n_ff : hp->aligner_out);
+    /* patches (host + backend), pos, x, xn, tmp, qkv (3W), hidden, feat: as jn_vision_session_create */
+    return (rows * (2 * K + 7 * W + hid) + N * W) * sizeof(float);
+}
+
 jn_vision_session *jn_vision_session_create(jn_backend *be, const jn_vision_hparams *hp, const jn_vision_weights *w,
                                             int n_images_max, jn_error *err) {
     if (jn_vision_hparams_check(hp, err) != JN_OK) return NULL;

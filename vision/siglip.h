@@ -71,6 +71,8 @@ typedef struct jn_vision_session jn_vision_session;
 jn_vision_session *jn_vision_session_create(jn_backend *be, const jn_vision_hparams *hp, const jn_vision_weights *w,
                                             int n_images_max, jn_error *err);
 void jn_vision_session_free(jn_vision_session *s);
+/* Bytes (backend + host) a session for n_images allocates. */
+size_t jn_vision_session_bytes(const jn_vision_hparams *hp, int n_images);
 
 /* pixels_chw_host: [n_images, 3, S, S] f32 host (normalised, [-1, 1]).
  * features: backend [n_images·N, W] (after the final LayerNorm) or NULL;

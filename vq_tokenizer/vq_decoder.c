@@ -230,6 +230,37 @@ int jn_vq_session_out_size(const jn_vq_session *s) { return s->out_size; }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
+/* Walks the decoder stages: floats in each of the three stage buffers (the largest activation),
+ * in each of the attention q/k/v buffers, and the output side. */
+static void vq_buffer_sizes(const jn_vq_hparams *hp, int grid, size_t *need_out, size_t *attn_out, int *out_size) {
+    size_t r = (size_t)grid, hw = r * r;
+    size_t c0 = (size_t)jn_vq_level_channels(hp, 0);
+    size_t need = zmax(hw * (size_t)hp->z_channels, hw * c0);
+    size_t cattn = c0;
+    size_t cin = c0;
+    for (int i = 0; i < hp->n_levels; i++) {
+        size_t cout = (size_t)jn_vq_level_channels(hp, i);
+        need = zmax(need, r * r * zmax(cin, cout));
+        if (i == 0) cattn = zmax(cattn, cout);
+        if (i != hp->n_levels - 1) {
+            r *= 2;
+            need = zmax(need, r * r * cout);
+        }
+        cin = cout;
+    }
+    *need_out = zmax(need, r * r * 3);
+    *attn_out = hw * cattn;
+    *out_size = (int)r;
+}
+
+size_t jn_vq_session_bytes(const jn_vq_hparams *hp, int grid) {
+    size_t need, attn;
+    int out;
+    vq_buffer_sizes(hp, grid, &need, &attn, &out);
+    const size_t hw = (size_t)grid * grid, cb = (size_t)hp->codebook_size * hp->codebook_dim;
+    return (3 * need + 3 * attn + cb + 2 * hw * hp->codebook_dim + 2 * (size_t)out * out * 3) * sizeof(float);
+}
+
 static int res_ok(const jn_vq_res_weights *r) {
     return r->norm1_w && r->norm1_b && r->conv1_w && r->conv1_b && r->norm2_w && r->norm2_b && r->conv2_w &&
            r->conv2_b && (r->cin == r->cout || (r->nin_w && r->nin_b));
@@ -278,26 +309,13 @@ jn_vq_session *jn_vq_session_create(jn_backend *be, const jn_vq_hparams *hp, con
     s->w = w;
     s->grid = grid;
 
-    /* walk the stages to size the buffers */
-    size_t r = (size_t)grid, hw = r * r;
-    size_t c0 = (size_t)jn_vq_level_channels(hp, 0);
-    size_t need = zmax(hw * (size_t)hp->z_channels, hw * c0);
-    size_t cattn = c0;
-    size_t cin = c0;
-    for (int i = 0; i < hp->n_levels; i++) {
-        size_t cout = (size_t)jn_vq_level_channels(hp, i);
-        need = zmax(need, r * r * zmax(cin, cout));
-        if (i == 0) cattn = zmax(cattn, cout);
-        if (i != hp->n_levels - 1) {
-            r *= 2;
-            need = zmax(need, r * r * cout);
-        }
-        cin = cout;
-    }
-    need = zmax(need, r * r * 3);
-    s->out_size = (int)r;
+    size_t need, attn_elems;
+    int out_size;
+    vq_buffer_sizes(hp, grid, &need, &attn_elems, &out_size);
+    size_t hw = (size_t)grid * grid, r = (size_t)out_size;
+    s->out_size = out_size;
     s->buf_elems = need;
-    s->attn_elems = hw * cattn;
+    s->attn_elems = attn_elems;
 
     int ok = 1;
     size_t ncb = (size_t)hp->codebook_size * (size_t)hp->codebook_dim;

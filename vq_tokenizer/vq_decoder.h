@@ -95,6 +95,8 @@ typedef struct jn_vq_session jn_vq_session;
 jn_vq_session *jn_vq_session_create(jn_backend *be, const jn_vq_hparams *hp, const jn_vq_weights *w, int grid,
                                     jn_error *err);
 void jn_vq_session_free(jn_vq_session *s);
+/* Bytes (backend + host) such a session allocates. */
+size_t jn_vq_session_bytes(const jn_vq_hparams *hp, int grid);
 /* Output side in pixels: grid · 2^(n_levels − 1). */
 int jn_vq_session_out_size(const jn_vq_session *s);
 
