@@ -554,9 +554,9 @@ static enum MHD_Result route_chat(srv_http *h, struct MHD_Connection *c, conn_ct
         return send_error(h, c, ctx, &err);
     }
     if (j->chat.stream) return start_stream(h, c, ctx, j);
-    if (wait_job(h->e, c, j)) {
+    if (wait_job(h->e, c, j)) { /* the client left: answer anyway, the connection just closes */
         srv_job_release(h->e, j);
-        return MHD_NO;
+        return fail(h, c, ctx, 499, "invalid_request_error", "client_closed", "the client closed the connection");
     }
     enum MHD_Result ok;
     if (j->state == JOB_DONE) {
@@ -604,9 +604,9 @@ static enum MHD_Result route_images(srv_http *h, struct MHD_Connection *c, conn_
         return queue(h, c, ctx, 202, r);
     }
     if (j->gen.stream) return start_stream(h, c, ctx, j);
-    if (wait_job(h->e, c, j)) {
+    if (wait_job(h->e, c, j)) { /* the client left: answer anyway, the connection just closes */
         srv_job_release(h->e, j);
-        return MHD_NO;
+        return fail(h, c, ctx, 499, "invalid_request_error", "client_closed", "the client closed the connection");
     }
     if (j->state == JOB_DONE) {
         jn_buf b = {0};
