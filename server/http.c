@@ -45,6 +45,7 @@ typedef struct conn_ctx {
     size_t bytes_out;
     int streamed;
     int started;     /* the access handler has seen this request */
+    int busy;        /* counted in srv_engine.n_busy until the response is sent */
     char method[12];
     char uri[200];   /* for the access log (query string included, truncated) */
 } conn_ctx;
@@ -244,18 +245,27 @@ static void timed_wait(srv_engine *e, double seconds) {
 
 /* Blocks until j ends; 0 when it did, -1 when the client went away (the job is then cancelled). */
 static int wait_job(srv_engine *e, struct MHD_Connection *c, srv_job *j) {
+    int rc = 0;
     pthread_mutex_lock(&e->mu);
     while (!srv_job_finished(j)) {
         timed_wait(e, 0.25);
         if (!srv_job_finished(j) && client_gone(c)) {
             j->cancel = 1;
             pthread_cond_broadcast(&e->cv);
-            pthread_mutex_unlock(&e->mu);
-            return -1;
+            rc = -1;
+            break;
         }
     }
     pthread_mutex_unlock(&e->mu);
-    return 0;
+    return rc;
+}
+
+/* Handlers that still owe a client a response (shutdown waits for them before closing sockets). */
+static void busy_add(srv_engine *e, int d) {
+    pthread_mutex_lock(&e->mu);
+    e->n_busy += d;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
 }
 
 /* A finished job that did not succeed, as an error response. */
@@ -429,6 +439,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
 static void sse_free(void *cls) {
     sse *s = cls;
     srv_job_release(s->h->e, s->job); /* a client that left mid-stream cancels its job */
+    busy_add(s->h->e, -1);
     jn_buf_free(&s->out);
     free(s);
 }
@@ -442,6 +453,7 @@ static enum MHD_Result start_stream(srv_http *h, struct MHD_Connection *c, conn_
     s->h = h;
     s->job = j;
     s->last_step = -1;
+    busy_add(h->e, 1);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (host && strlen(host) < sizeof s->host && !strpbrk(host, "\"\\ \r\n")) snprintf(s->host, sizeof s->host, "%s", host);
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, sse_read, s, sse_free);
@@ -554,6 +566,8 @@ static enum MHD_Result route_chat(srv_http *h, struct MHD_Connection *c, conn_ct
         return send_error(h, c, ctx, &err);
     }
     if (j->chat.stream) return start_stream(h, c, ctx, j);
+    busy_add(h->e, 1);
+    ctx->busy = 1; /* until the answer has been sent (on_completed) */
     if (wait_job(h->e, c, j)) { /* the client left: answer anyway, the connection just closes */
         srv_job_release(h->e, j);
         return fail(h, c, ctx, 499, "invalid_request_error", "client_closed", "the client closed the connection");
@@ -604,6 +618,8 @@ static enum MHD_Result route_images(srv_http *h, struct MHD_Connection *c, conn_
         return queue(h, c, ctx, 202, r);
     }
     if (j->gen.stream) return start_stream(h, c, ctx, j);
+    busy_add(h->e, 1);
+    ctx->busy = 1; /* until the answer has been sent (on_completed) */
     if (wait_job(h->e, c, j)) { /* the client left: answer anyway, the connection just closes */
         srv_job_release(h->e, j);
         return fail(h, c, ctx, 499, "invalid_request_error", "client_closed", "the client closed the connection");
@@ -819,9 +835,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls;
+    srv_http *h = cls;
     conn_ctx *ctx = *con_cls;
     if (!ctx) return;
+    if (ctx->busy) busy_add(h->e, -1);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char addr[64] = "-";
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
@@ -968,6 +985,10 @@ int srv_run(const srv_config *cfg) {
     MHD_socket ls = MHD_quiesce_daemon(http.d); /* stop accepting; open connections go on */
     if (ls != MHD_INVALID_SOCKET) close(ls);
     srv_engine_shutdown(&engine, cfg->shutdown_grace_s);
+    /* every job has ended: let the handlers send their answers before the sockets close */
+    pthread_mutex_lock(&engine.mu);
+    for (double t0 = now_s(); engine.n_busy > 0 && now_s() - t0 < 5;) timed_wait(&engine, 0.05);
+    pthread_mutex_unlock(&engine.mu);
     MHD_stop_daemon(http.d);
     srv_engine_free(&engine);
     if (!rc) logf_("stopped");

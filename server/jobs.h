@@ -70,6 +70,7 @@ typedef struct srv_engine {
     pthread_t gen_thread, chat_thread;
     char fatal[512]; /* a worker's setup failure */
     long n_requests, n_failed;
+    int n_busy; /* connections waiting for a job or streaming one (server/http.c) */
 } srv_engine;
 
 /* Creates the temp and output directories; the model is loaded later by srv_engine_start. */

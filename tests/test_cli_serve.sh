@@ -202,7 +202,7 @@ grep -q '"GET /v1/models" 200' "$TMP/serve.log" && grep -q '"POST /v1/chat/compl
 # --- graceful SIGTERM: a running request completes, then exit 0
 curl -s -o "$TMP/last.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" "${C[@]}" -d '{"prompt":"a red fox","seed":7}' "$U/v1/images/generations" > "$TMP/last.code" &
 CURL=$!
-for i in $(seq 50); do [ "$(curl -s "$U/health" | python3 -c "import json,sys; print(json.load(sys.stdin)['running'])")" = 1 ] && break; sleep 0.05; done
+for i in $(seq 200); do [ "$(curl -s "$U/health" | python3 -c "import json,sys; print(json.load(sys.stdin)['running'])")" = 1 ] && break; sleep 0.05; done
 serve_stop; rc=$?
 wait $CURL
 [ "$rc" = 0 ] && echo "ok: SIGTERM exits 0" || { echo "FAIL: exit $rc after SIGTERM"; tail -5 "$TMP/serve.log"; fails=$((fails + 1)); }
