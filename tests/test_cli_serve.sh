@@ -114,6 +114,12 @@ cmp -s "$TMP/cli-0.png" "$TMP/srv-0.png" && cmp -s "$TMP/cli-1.png" "$TMP/srv-1.
 req gen-url 200 "${C[@]}" -d '{"prompt":"a red fox","seed":7,"response_format":"url"}' "$U/v1/images/generations" &&
   curl -s -H "Authorization: Bearer $KEY" -o "$TMP/url.png" "$(json "$TMP/gen-url.json" "d['data'][0]['url']")" && cmp -s "$TMP/url.png" "$TMP/cli-0.png" &&
   echo "ok: response_format url" || { echo "FAIL: url image"; fails=$((fails + 1)); }
+req gen-negative 200 "${C[@]}" -d '{"prompt":"a red fox","seed":7,"negative_prompt":"blurry"}' "$U/v1/images/generations" &&
+  python3 -c "
+import base64, json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if base64.b64decode(d['data'][0]['b64_json']) != open(sys.argv[2], 'rb').read() else 1)" "$TMP/gen-negative.json" "$TMP/cli-0.png" &&
+  echo "ok: negative_prompt changes the image" || { echo "FAIL: negative_prompt"; fails=$((fails + 1)); }
 # streamed generation: progress events up to 576, then the image, then [DONE]
 curl -sN -H "Authorization: Bearer $KEY" "${C[@]}" -d '{"prompt":"a red fox","seed":7,"stream":true,"output_format":"jpeg"}' "$U/v1/images/generations" > "$TMP/gstream.txt"
 python3 - "$TMP/gstream.txt" <<'PY' && echo "ok: streamed generation" || { echo "FAIL: streamed generation"; head -c 300 "$TMP/gstream.txt"; fails=$((fails + 1)); }
@@ -210,7 +216,7 @@ wait $CURL
 SERVE_PID=
 
 # --- queue bound: 503 + Retry-After; CORS on; no local paths without --allow-dir
-serve_start "$TMP/serve2.log" -m "$M" -t 1 --max-queue 1 --cors http://localhost:9999 --grace 0 || exit 1
+serve_start "$TMP/serve2.log" -m "$M" -t 1 --max-queue 1 --cors http://localhost:9999 --grace 0 --timeout 2 --max-conn 4 || exit 1
 S2_PID=$SERVE_PID; U2=$SERVE_URL
 for i in 1 2 3 4; do curl -s -D "$TMP/q$i.hdr" -o /dev/null "${C[@]}" -d '{"prompt":"x","n":2}' "$U2/v1/jobs/images"; done
 grep -l '^HTTP/1.1 503' "$TMP"/q*.hdr | head -1 | xargs -r grep -qi '^Retry-After:' && echo "ok: full queue is 503 + Retry-After" ||
@@ -220,6 +226,20 @@ curl -s -D "$TMP/cors.hdr" -o /dev/null "$U2/v1/models"; grep -qi '^access-contr
 code=$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS "$U2/v1/chat/completions"); [ "$code" = 204 ] && echo "ok: CORS preflight" || { echo "FAIL: preflight HTTP $code"; fails=$((fails + 1)); }
 code=$(curl -s -o "$TMP/nodir.json" -w '%{http_code}' "${C[@]}" -d "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"$IMG\"}}]}]}" "$U2/v1/chat/completions")
 [ "$code" = 400 ] && grep -q allow-dir "$TMP/nodir.json" && echo "ok: local paths refused without --allow-dir" || { echo "FAIL: local path without --allow-dir: HTTP $code"; fails=$((fails + 1)); }
+# a slow client (half a request line, then nothing) is dropped after --timeout; meanwhile the
+# connection limit leaves room for others
+python3 - "${U2##*:}" <<'PY' && echo "ok: a slow client is dropped after --timeout" || { echo "FAIL: slow client kept"; fails=$((fails + 1)); }
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+s.settimeout(10)
+t0 = time.time()
+try:
+    data = s.recv(100)
+except socket.timeout:
+    sys.exit(1)
+sys.exit(0 if time.time() - t0 < 8 else 1)
+PY
 SERVE_PID=$S2_PID; serve_stop; rc=$?; S2_PID=; SERVE_PID=
 [ "$rc" = 0 ] && echo "ok: SIGTERM with queued jobs and --grace 0 exits 0" || { echo "FAIL: exit $rc"; fails=$((fails + 1)); }
 
