@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
