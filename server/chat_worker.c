@@ -57,6 +57,30 @@ static int on_token(void *user, const char *piece, size_t len) {
     return stop;
 }
 
+/* The ask parameters of a job (history points into the job's turns). */
+static janus_ask_params job_params(srv_job *j, janus_turn_text *hist) {
+    const srv_chat_req *c = &j->chat;
+    for (int i = 0; i + 1 < c->n_turns; i++) hist[i] = (janus_turn_text){c->turns[i].user, c->turns[i].assistant};
+    janus_ask_params p = janus_ask_default_params();
+    p.history = hist;
+    p.n_history = c->n_turns - 1;
+    p.question = c->turns[c->n_turns - 1].user;
+    p.rgb_images = j->rgb;
+    p.n_rgb_images = j->n_rgb;
+    p.max_tokens = c->max_tokens;
+    p.temperature = (float)c->temperature;
+    p.top_p = (float)c->top_p;
+    p.top_k = c->top_k;
+    p.seed = c->seed;
+    p.on_token = on_token;
+    p.on_token_user = j;
+    return p;
+}
+
+/* Moves queued jobs into the batch while sequences are free. Mutex held; released around each
+ * janus_ask_batch_add. One question per call: when a call fails as a whole (the backend, memory),
+ * the ids of questions added before the failure are not reported, so a call never holds more than
+ * the one job it can fail. */
 static void chat_admit(chat_worker *w) {
     srv_engine *e = w->e;
     while (e->chat_head && !e->stopping && janus_ask_batch_free_seqs(w->b) > 0) {
@@ -75,8 +99,8 @@ static void chat_admit(chat_worker *w) {
             int cap = w->cap_running ? 2 * w->cap_running : 16;
             srv_job **r = realloc(w->running, (size_t)cap * sizeof *r);
             if (!r) {
-                janus_error err = {JANUS_ERR_NOMEM, "out of memory"};
-                srv_job_fail_janus(e, j, &err);
+                janus_error oom = {JANUS_ERR_NOMEM, "out of memory"};
+                srv_job_fail_janus(e, j, &oom);
                 continue;
             }
             w->running = r;
@@ -84,8 +108,7 @@ static void chat_admit(chat_worker *w) {
         }
         j->state = JOB_RUNNING;
         e->n_chat_running++;
-        const srv_chat_req *c = &j->chat;
-        janus_turn_text *hist = calloc((size_t)c->n_turns, sizeof *hist);
+        janus_turn_text *hist = calloc((size_t)j->chat.n_turns, sizeof *hist);
         pthread_mutex_unlock(&e->mu);
         janus_error err = {0}, one = {0};
         int id = -1, rc;
@@ -93,20 +116,7 @@ static void chat_admit(chat_worker *w) {
             err.code = rc = JANUS_ERR_NOMEM;
             snprintf(err.msg, sizeof err.msg, "out of memory");
         } else {
-            for (int i = 0; i + 1 < c->n_turns; i++) hist[i] = (janus_turn_text){c->turns[i].user, c->turns[i].assistant};
-            janus_ask_params p = janus_ask_default_params();
-            p.history = hist;
-            p.n_history = c->n_turns - 1;
-            p.question = c->turns[c->n_turns - 1].user;
-            p.rgb_images = j->rgb;
-            p.n_rgb_images = j->n_rgb;
-            p.max_tokens = c->max_tokens;
-            p.temperature = (float)c->temperature;
-            p.top_p = (float)c->top_p;
-            p.top_k = c->top_k;
-            p.seed = c->seed;
-            p.on_token = on_token;
-            p.on_token_user = j;
+            janus_ask_params p = job_params(j, hist);
             rc = janus_ask_batch_add(w->b, &p, 1, &id, &one, &err);
         }
         free(hist);
