@@ -11,7 +11,7 @@
  * the same forward; janus_generate is a batch of one on a temporary session. */
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
-#include "prompt.h"
+#include "decoder/chat_template.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +67,9 @@ struct janus_gen_batch {
 /* Cond and uncond prompt rows: *cond [T], *uncond [T] (malloc'ed). */
 static jn_status gen_prompt_rows(janus_model *m, const char *prompt, int32_t **cond, int32_t **uncond, size_t *T,
                                  jn_error *err) {
-    const janus_prompt_cfg *pc = &m->prompt;
-    janus_turn turns[2] = {{pc->user_role, prompt}, {pc->assistant_role, ""}};
-    char *sft = janus_format_conversation(pc, "", turns, 2);
+    const jn_chat_template *pc = &m->prompt;
+    jn_chat_turn turns[2] = {{pc->user_role, prompt}, {pc->assistant_role, ""}};
+    char *sft = jn_chat_format(pc, "", turns, 2);
     if (!sft) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     size_t n = strlen(sft), ns = strlen(pc->image_start_tag);
     char *text = malloc(n + ns + 1);

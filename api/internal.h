@@ -11,8 +11,10 @@
 #include "engine/backend.h"
 #include "engine/io/gguf.h"
 #include "engine/weights.h"
+#include "decoder/chat_template.h"
 #include "decoder/lm.h"
 #include "decoder/tokenizer.h"
+#include "vision/preprocess.h"
 #include "vision/siglip.h"
 #include "vq_tokenizer/gen.h"
 #include "vq_tokenizer/vq_decoder.h"
@@ -21,20 +23,6 @@ struct janus_tokenizer {
     jn_tokenizer *tok;
     int owned; /* 0 when it belongs to a model */
 };
-
-/* Prompt template and special tokens, all from GGUF metadata. */
-typedef struct janus_prompt_cfg {
-    char *system, *sep, *sep2, *user_role, *assistant_role, *image_tag, *image_start_tag, *image_end_tag, *pad_tag;
-    int32_t bos, eos, pad, image_placeholder, image_start, image_end;
-} janus_prompt_cfg;
-
-/* Image processor settings (preprocessor_config.json). */
-typedef struct janus_image_cfg {
-    int size, min_size, n_image_tokens;
-    uint8_t background[3];
-    float mean[3], std[3];
-    double rescale;
-} janus_image_cfg;
 
 struct janus_model {
     char *path;
@@ -53,8 +41,8 @@ struct janus_model {
     jn_vq_hparams vq_hp;
     jn_vq_weights vq_w;
     struct janus_tokenizer tokenizer;
-    janus_prompt_cfg prompt;
-    janus_image_cfg image;
+    jn_chat_template prompt; /* decoder/chat_template.h */
+    jn_image_cfg image;      /* vision/preprocess.h */
 };
 
 /* Side of the generated image-token grid (official generate(): 384 px / patch 16 = 24, 576 tokens);

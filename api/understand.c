@@ -10,7 +10,7 @@
  * one-shot conversation on a temporary session. */
 #define _POSIX_C_SOURCE 200809L
 #include "session.h"
-#include "prompt.h"
+#include "decoder/chat_template.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +50,7 @@ static jn_status load_pixels(janus_model *m, const char *path, double at, float 
 
 /* question with one image tag (+ "\n") per image in front, unless it has tags already.
  * malloc'ed; NULL on out of memory. */
-static char *with_image_tags(const janus_prompt_cfg *pc, const char *question, int n_tags) {
+static char *with_image_tags(const jn_chat_template *pc, const char *question, int n_tags) {
     jn_buf b = {0};
     if (!strstr(question, pc->image_tag))
         for (int i = 0; i < n_tags; i++) {
@@ -71,17 +71,17 @@ static char *with_image_tags(const janus_prompt_cfg *pc, const char *question, i
  * empty assistant turn. n_images: images in the whole conversation (one per tag). *ids malloc'ed. */
 static jn_status conversation_ids(janus_model *m, const janus_turn_text *history, int n_history, const char *user,
                                   int n_images, int32_t **ids_out, size_t *n_out, jn_error *err) {
-    const janus_prompt_cfg *pc = &m->prompt;
+    const jn_chat_template *pc = &m->prompt;
     int n_turns = 2 * n_history + 2;
-    janus_turn *turns = malloc((size_t)n_turns * sizeof *turns);
+    jn_chat_turn *turns = malloc((size_t)n_turns * sizeof *turns);
     if (!turns) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n_history; i++) {
-        turns[2 * i] = (janus_turn){pc->user_role, history[i].user ? history[i].user : ""};
-        turns[2 * i + 1] = (janus_turn){pc->assistant_role, history[i].assistant ? history[i].assistant : ""};
+        turns[2 * i] = (jn_chat_turn){pc->user_role, history[i].user ? history[i].user : ""};
+        turns[2 * i + 1] = (jn_chat_turn){pc->assistant_role, history[i].assistant ? history[i].assistant : ""};
     }
-    turns[n_turns - 2] = (janus_turn){pc->user_role, user};
-    turns[n_turns - 1] = (janus_turn){pc->assistant_role, ""};
-    char *text = janus_format_conversation(pc, pc->system, turns, n_turns);
+    turns[n_turns - 2] = (jn_chat_turn){pc->user_role, user};
+    turns[n_turns - 1] = (jn_chat_turn){pc->assistant_role, ""};
+    char *text = jn_chat_format(pc, pc->system, turns, n_turns);
     free(turns);
     if (!text) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     int32_t *raw = NULL;

@@ -5,6 +5,7 @@
  * is one GEMM per matrix). All buffers come from session creation, so the decode loop allocates
  * nothing. The code is written once against the jn_backend ops table (ref, cpu, cuda). */
 #include "lm.h"
+#include "table.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,48 +58,20 @@ static jn_status check_hparams(const jn_lm_hparams *hp, jn_error *err) {
     return JN_OK;
 }
 
-static jn_weight *get2(jn_wstore *st, jn_error *err, int64_t d0, int64_t d1, unsigned mask, const char *name) {
-    int64_t shape[2] = {d0, d1};
-    return jn_wstore_get(st, name, 2, shape, mask, err);
-}
-static jn_weight *get1(jn_wstore *st, jn_error *err, int64_t d0, const char *name) {
-    int64_t shape[1] = {d0};
-    return jn_wstore_get(st, name, 1, shape, JN_DTYPE_MASK_F32, err);
-}
-
 jn_status jn_lm_bind(jn_lm_weights *w, jn_wstore *store, const jn_lm_hparams *hp, jn_error *err) {
     memset(w, 0, sizeof *w);
     jn_status st = check_hparams(hp, err);
     if (st != JN_OK) return st;
-    const int64_t E = hp->n_embd, QD = (int64_t)hp->n_head * hp->d_head, KVD = (int64_t)hp->n_kv_head * hp->d_head;
     jn_lm_weights t;
     memset(&t, 0, sizeof t);
-    if (!(t.tok_embd = get2(store, err, hp->n_vocab, E, 0, "lm.embed_tokens.weight"))) return err ? err->code : JN_ERR_FORMAT;
-    if (!(t.norm = get1(store, err, E, "lm.norm.weight"))) return err ? err->code : JN_ERR_FORMAT;
-    if (!(t.lm_head = get2(store, err, hp->n_vocab, E, 0, "lm_head.weight"))) return err ? err->code : JN_ERR_FORMAT;
     t.layers = calloc((size_t)hp->n_layer, sizeof *t.layers);
     if (!t.layers) return jn_fail(err, JN_ERR_NOMEM, "out of memory binding %d LM layers", hp->n_layer);
-    for (int i = 0; i < hp->n_layer; i++) {
-        jn_lm_layer *L = &t.layers[i];
-        char name[128];
-#define JN_LM_GET(dst, expr, fmt)                                   \
-    do {                                                            \
-        snprintf(name, sizeof name, fmt, i);                        \
-        if (!((dst) = (expr))) {                                    \
-            free(t.layers);                                         \
-            return err ? err->code : JN_ERR_FORMAT;                 \
-        }                                                           \
-    } while (0)
-        JN_LM_GET(L->attn_norm, get1(store, err, E, name), "lm.layers.%d.input_layernorm.weight");
-        JN_LM_GET(L->wq, get2(store, err, QD, E, 0, name), "lm.layers.%d.self_attn.q_proj.weight");
-        JN_LM_GET(L->wk, get2(store, err, KVD, E, 0, name), "lm.layers.%d.self_attn.k_proj.weight");
-        JN_LM_GET(L->wv, get2(store, err, KVD, E, 0, name), "lm.layers.%d.self_attn.v_proj.weight");
-        JN_LM_GET(L->wo, get2(store, err, E, QD, 0, name), "lm.layers.%d.self_attn.o_proj.weight");
-        JN_LM_GET(L->ffn_norm, get1(store, err, E, name), "lm.layers.%d.post_attention_layernorm.weight");
-        JN_LM_GET(L->w_gate, get2(store, err, hp->n_ff, E, 0, name), "lm.layers.%d.mlp.gate_proj.weight");
-        JN_LM_GET(L->w_up, get2(store, err, hp->n_ff, E, 0, name), "lm.layers.%d.mlp.up_proj.weight");
-        JN_LM_GET(L->w_down, get2(store, err, E, hp->n_ff, 0, name), "lm.layers.%d.mlp.down_proj.weight");
-#undef JN_LM_GET
+    jn_bind_sink sink;
+    jn_bind_sink_init(&sink, store, err);
+    jn_lm_tensors(hp, &t, &sink.base);
+    if (sink.base.failed) {
+        free(t.layers);
+        return err ? err->code : JN_ERR_FORMAT;
     }
     *w = t;
     return JN_OK;

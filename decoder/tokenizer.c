@@ -325,6 +325,11 @@ static jn_status opt_bool(const jn_json *obj, const char *key, int def, int *out
     return JN_OK;
 }
 
+/* v is an integer usable as a token id: 0 <= v < TOK_MAX_IDS (the one id check of every field) */
+static int is_token_id(const jn_json *v) {
+    return v && v->type == JN_JSON_NUMBER && v->is_integer && v->integer >= 0 && (uint64_t)v->integer < TOK_MAX_IDS;
+}
+
 static int str_is(const jn_json *v, const char *s) {
     return v && v->type == JN_JSON_STRING && strlen(s) == v->len && memcmp(v->str, s, v->len) == 0;
 }
@@ -540,7 +545,7 @@ static jn_status parse_model(jn_tokenizer *t, const jn_json *m, jn_error *err) {
     if ((st = want_type(vocab, JN_JSON_OBJECT, "model.vocab", err))) return st;
     for (size_t i = 0; i < vocab->n; i++) {
         const jn_json *v = vocab->items[i];
-        if (!v || v->type != JN_JSON_NUMBER || !v->is_integer || v->integer < 0 || (uint64_t)v->integer >= TOK_MAX_IDS)
+        if (!is_token_id(v))
             return jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: model.vocab['%s']: expected an id in [0, %zu), got %s",
                            vocab->keys[i], TOK_MAX_IDS, v && v->type == JN_JSON_NUMBER ? "another number" : type_name(v));
         uint32_t off;
@@ -725,7 +730,7 @@ static jn_status parse_added(jn_tokenizer *t, const jn_json *arr, jn_error *err)
         if ((st = want_type(c, JN_JSON_STRING, f, err))) goto done;
         const jn_json *idv = jn_json_get(o, "id");
         snprintf(f, sizeof f, "%s.id", ctx);
-        if (!idv || idv->type != JN_JSON_NUMBER || !idv->is_integer || idv->integer < 0 || (uint64_t)idv->integer >= TOK_MAX_IDS) {
+        if (!is_token_id(idv)) {
             st = jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: %s: expected an id in [0, %zu)", f, TOK_MAX_IDS);
             goto done;
         }
@@ -881,7 +886,7 @@ static jn_status special_ids_from_template(jn_tokenizer *t, const jn_json *pp, c
             return jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: %s.special_tokens['%s'].ids: missing", ctx, name->str);
         for (size_t k = 0; k < ids->n; k++) {
             const jn_json *v = ids->items[k];
-            if (v->type != JN_JSON_NUMBER || !v->is_integer || v->integer < 0 || (uint64_t)v->integer >= TOK_MAX_IDS)
+            if (!is_token_id(v))
                 return jn_fail(err, JN_ERR_FORMAT, "tokenizer.json: %s.special_tokens['%s'].ids[%zu]: bad id", ctx, name->str, k);
             if (!(after ? push_id(&t->suffix, &t->n_suffix, (int32_t)v->integer)
                         : push_id(&t->prefix, &t->n_prefix, (int32_t)v->integer)))
@@ -1156,6 +1161,13 @@ const char *jn_tokenizer_token_str(const jn_tokenizer *t, int32_t id, size_t *le
     if (!t || id < 0 || (size_t)id >= t->n_ids || t->tok_len[id] == UINT32_MAX) return NULL;
     if (len) *len = t->tok_len[id];
     return t->pool + t->tok_off[id];
+}
+
+int jn_tokenizer_is_added(const jn_tokenizer *t, int32_t id) {
+    if (!t || id < 0 || (size_t)id >= t->n_ids) return 0;
+    for (size_t i = 0; i < t->n_added; i++)
+        if (t->added[i].id == id) return 1;
+    return 0;
 }
 
 int jn_tokenizer_is_special(const jn_tokenizer *t, int32_t id) {

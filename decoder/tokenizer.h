@@ -57,6 +57,8 @@ int32_t jn_tokenizer_token_id(const jn_tokenizer *t, const char *token, size_t l
 /* Token string of an id (added token content or vocabulary entry, as written in the file); NULL if
  * the id is unknown. Not NUL-terminated: use *len. */
 const char *jn_tokenizer_token_str(const jn_tokenizer *t, int32_t id, size_t *len);
+/* 1 if id is an added token (added_tokens of the file, special or not), else 0. */
+int jn_tokenizer_is_added(const jn_tokenizer *t, int32_t id);
 /* 1 if id is a special added token (dropped by skip_special), else 0. */
 int jn_tokenizer_is_special(const jn_tokenizer *t, int32_t id);
 /* BOS / EOS ids from tokenizer_config.json (bos_token / eos_token), -1 when not known. */

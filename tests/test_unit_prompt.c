@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "api/prompt.h"
+#include "decoder/chat_template.h"
 
 static void expect(const char *name, char *got, const char *want) {
     int ok = got && !strcmp(got, want);
@@ -18,29 +18,29 @@ static void expect(const char *name, char *got, const char *want) {
 }
 
 int main(void) {
-    janus_prompt_cfg pc;
+    jn_chat_template pc;
     memset(&pc, 0, sizeof pc);
     pc.sep = "\n\n";
     pc.sep2 = "<｜end▁of▁sentence｜>";
     const char *sys = "You are a helpful language and vision assistant.";
-    janus_turn t1[2] = {{"<|User|>", "<image_placeholder>\nDescribe this image in detail."}, {"<|Assistant|>", ""}};
-    expect("single turn with system prompt", janus_format_conversation(&pc, sys, t1, 2),
+    jn_chat_turn t1[2] = {{"<|User|>", "<image_placeholder>\nDescribe this image in detail."}, {"<|Assistant|>", ""}};
+    expect("single turn with system prompt", jn_chat_format(&pc, sys, t1, 2),
            "You are a helpful language and vision assistant.\n\n<|User|>: <image_placeholder>\nDescribe this image in "
            "detail.\n\n<|Assistant|>:");
-    janus_turn t2[2] = {{"<|User|>", "  A close-up photo of a sunflower.\n "}, {"<|Assistant|>", ""}};
-    expect("generation prompt, message stripped", janus_format_conversation(&pc, "", t2, 2),
+    jn_chat_turn t2[2] = {{"<|User|>", "  A close-up photo of a sunflower.\n "}, {"<|Assistant|>", ""}};
+    expect("generation prompt, message stripped", jn_chat_format(&pc, "", t2, 2),
            "<|User|>: A close-up photo of a sunflower.\n\n<|Assistant|>:");
-    janus_turn t3[4] = {{"<|User|>", "<image_placeholder>\nWhat is it?"},
+    jn_chat_turn t3[4] = {{"<|User|>", "<image_placeholder>\nWhat is it?"},
                         {"<|Assistant|>", " A cat. "},
                         {"<|User|>", "And its colour?"},
                         {"<|Assistant|>", ""}};
-    expect("two turns", janus_format_conversation(&pc, sys, t3, 4),
+    expect("two turns", jn_chat_format(&pc, sys, t3, 4),
            "You are a helpful language and vision assistant.\n\n<|User|>: <image_placeholder>\nWhat is it?\n\n"
            "<|Assistant|>: A cat.<｜end▁of▁sentence｜><|User|>: And its colour?\n\n<|Assistant|>:");
-    janus_turn t4[2] = {{"<|User|>", "\u3000\u00a0text\u2028"}, {"<|Assistant|>", ""}};
-    expect("unicode whitespace stripped like Python", janus_format_conversation(&pc, NULL, t4, 2),
+    jn_chat_turn t4[2] = {{"<|User|>", "\u3000\u00a0text\u2028"}, {"<|Assistant|>", ""}};
+    expect("unicode whitespace stripped like Python", jn_chat_format(&pc, NULL, t4, 2),
            "<|User|>: text\n\n<|Assistant|>:");
-    janus_turn t5[2] = {{"<|User|>", "   "}, {"<|Assistant|>", ""}};
-    expect("empty user content", janus_format_conversation(&pc, NULL, t5, 2), "<|User|>:<|Assistant|>:");
+    jn_chat_turn t5[2] = {{"<|User|>", "   "}, {"<|Assistant|>", ""}};
+    expect("empty user content", jn_chat_format(&pc, NULL, t5, 2), "<|User|>:<|Assistant|>:");
     return TU_RESULT();
 }

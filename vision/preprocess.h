@@ -16,6 +16,15 @@
 extern "C" {
 #endif
 
+/* Image-processor settings (preprocessor_config.json; GGUF keys janus.image.*, vision/table.c). */
+typedef struct jn_image_cfg {
+    int size, min_size, n_image_tokens; /* square side, smallest resized side, tokens per image */
+    uint8_t background[3];              /* padding colour */
+    float mean[3], std[3];              /* per-channel normalisation */
+    double rescale;                     /* 1/255 */
+    int do_normalize;                   /* always 1 (checked at load) */
+} jn_image_cfg;
+
 /* Target size of the resize for an image of w x h (Python double arithmetic, truncation):
  *   m = max(w, h); h' = max(int(h / m * image_size), min_size); w' likewise. */
 void jn_preprocess_target_size(int w, int h, int image_size, int min_size, int *out_w, int *out_h);

@@ -5,6 +5,7 @@
  * [Cout, Cin, kh, kw] flattening). The patch rows are gathered on the host while the pixels are
  * uploaded (a 576×768 rearrangement, negligible), so the hot op is the backend's matmul. */
 #include "siglip.h"
+#include "table.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,36 +55,11 @@ jn_status jn_vision_hparams_check(const jn_vision_hparams *hp, jn_error *err) {
     return JN_OK;
 }
 
-static jn_status get_int(const jn_gguf *g, const char *key, int *out, jn_error *err) {
-    int64_t v = 0;
-    jn_status st = jn_gguf_get_i64(g, key, &v, err);
-    if (st != JN_OK) return st;
-    if (v <= 0 || v > (1 << 30)) return jn_fail(err, JN_ERR_FORMAT, "%s: key %s = %lld is out of range",
-                                                 jn_gguf_path(g), key, (long long)v);
-    *out = (int)v;
-    return JN_OK;
-}
-
 jn_status jn_vision_hparams_from_gguf(const jn_gguf *g, jn_vision_hparams *hp, jn_error *err) {
     jn_vision_hparams h;
     memset(&h, 0, sizeof h);
-    jn_status st;
-    if ((st = get_int(g, "janus.vision.image_size", &h.image_size, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vision.patch_size", &h.patch_size, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vision.width", &h.width, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vision.n_layer", &h.n_layer, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vision.n_head", &h.n_head, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vision.n_ff", &h.n_ff, err)) != JN_OK) return st;
-    if ((st = jn_gguf_get_f32(g, "janus.vision.ln_eps", &h.ln_eps, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.aligner.input_dim", &h.aligner_in, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.aligner.n_embd", &h.aligner_out, err)) != JN_OK) return st;
-    if (jn_gguf_find_kv(g, "janus.aligner.depth") >= 0) { /* only mlp_gelu depth 2 exists */
-        int depth = 0;
-        if ((st = get_int(g, "janus.aligner.depth", &depth, err)) != JN_OK) return st;
-        if (depth != 2)
-            return jn_fail(err, JN_ERR_FORMAT, "%s: janus.aligner.depth = %d, only depth 2 (Linear, GELU, Linear) is supported",
-                           jn_gguf_path(g), depth);
-    }
+    jn_status st = jn_keys_read(g, jn_vision_keys, jn_vision_n_keys, &h, err);
+    if (st != JN_OK) return st;
     if ((st = jn_vision_hparams_check(&h, err)) != JN_OK) return jn_error_prefix(err, "%s", jn_gguf_path(g));
     *hp = h;
     return JN_OK;
@@ -97,78 +73,21 @@ void jn_vision_weights_free(jn_vision_weights *w) {
     memset(w, 0, sizeof *w);
 }
 
-#define BIND(dst, mask, nd, ...)                                                        \
-    do {                                                                                \
-        const int64_t shp_[] = {__VA_ARGS__};                                           \
-        (dst) = jn_wstore_getf(store, err, (nd), shp_, (mask), "%s", name);             \
-        if (!(dst)) goto fail;                                                          \
-    } while (0)
-
 jn_status jn_vision_bind(jn_vision_weights *w, jn_wstore *store, const jn_vision_hparams *hp, jn_error *err) {
     memset(w, 0, sizeof *w);
     jn_status st = jn_vision_hparams_check(hp, err);
     if (st != JN_OK) return st;
-    const int64_t W = hp->width, P = hp->patch_size, F = hp->n_ff, D = hp->aligner_out;
-    const int64_t N = (int64_t)jn_vision_n_tokens(hp);
-    const unsigned mat = JN_DTYPE_MASK_ANY, f32 = JN_DTYPE_MASK_F32;
-    char name[128];
-
     w->blocks = (jn_vision_block_weights *)calloc((size_t)hp->n_layer, sizeof *w->blocks);
     if (!w->blocks) return jn_fail(err, JN_ERR_NOMEM, "vision: out of memory binding %d blocks", hp->n_layer);
     w->owns_blocks = 1;
     w->n_blocks = hp->n_layer;
-
-    snprintf(name, sizeof name, "v.patch_embed.proj.weight");
-    BIND(w->patch_w, JN_DTYPE_MASK_FLOAT | (1u << JN_Q8_0) | (1u << JN_Q4_0), 4, W, 3, P, P);
-    snprintf(name, sizeof name, "v.patch_embed.proj.bias");
-    BIND(w->patch_b, f32, 1, W);
-    snprintf(name, sizeof name, "v.pos_embed");
-    BIND(w->pos_embed, JN_DTYPE_MASK_FLOAT, 3, 1, N, W);
-    for (int i = 0; i < hp->n_layer; i++) {
-        jn_vision_block_weights *b = &w->blocks[i];
-        snprintf(name, sizeof name, "v.blocks.%d.norm1.weight", i);
-        BIND(b->norm1_w, f32, 1, W);
-        snprintf(name, sizeof name, "v.blocks.%d.norm1.bias", i);
-        BIND(b->norm1_b, f32, 1, W);
-        snprintf(name, sizeof name, "v.blocks.%d.attn.qkv.weight", i);
-        BIND(b->qkv_w, mat, 2, 3 * W, W);
-        snprintf(name, sizeof name, "v.blocks.%d.attn.qkv.bias", i);
-        BIND(b->qkv_b, f32, 1, 3 * W);
-        snprintf(name, sizeof name, "v.blocks.%d.attn.proj.weight", i);
-        BIND(b->proj_w, mat, 2, W, W);
-        snprintf(name, sizeof name, "v.blocks.%d.attn.proj.bias", i);
-        BIND(b->proj_b, f32, 1, W);
-        snprintf(name, sizeof name, "v.blocks.%d.norm2.weight", i);
-        BIND(b->norm2_w, f32, 1, W);
-        snprintf(name, sizeof name, "v.blocks.%d.norm2.bias", i);
-        BIND(b->norm2_b, f32, 1, W);
-        snprintf(name, sizeof name, "v.blocks.%d.mlp.fc1.weight", i);
-        BIND(b->fc1_w, mat, 2, F, W);
-        snprintf(name, sizeof name, "v.blocks.%d.mlp.fc1.bias", i);
-        BIND(b->fc1_b, f32, 1, F);
-        snprintf(name, sizeof name, "v.blocks.%d.mlp.fc2.weight", i);
-        BIND(b->fc2_w, mat, 2, W, F);
-        snprintf(name, sizeof name, "v.blocks.%d.mlp.fc2.bias", i);
-        BIND(b->fc2_b, f32, 1, W);
-    }
-    snprintf(name, sizeof name, "v.norm.weight");
-    BIND(w->norm_w, f32, 1, W);
-    snprintf(name, sizeof name, "v.norm.bias");
-    BIND(w->norm_b, f32, 1, W);
-    snprintf(name, sizeof name, "aligner.layers.0.weight");
-    BIND(w->al1_w, mat, 2, D, W);
-    snprintf(name, sizeof name, "aligner.layers.0.bias");
-    BIND(w->al1_b, f32, 1, D);
-    snprintf(name, sizeof name, "aligner.layers.2.weight");
-    BIND(w->al2_w, mat, 2, D, D);
-    snprintf(name, sizeof name, "aligner.layers.2.bias");
-    BIND(w->al2_b, f32, 1, D);
-    return JN_OK;
-fail:
+    jn_bind_sink sink;
+    jn_bind_sink_init(&sink, store, err);
+    jn_vision_tensors(hp, w, &sink.base);
+    if (!sink.base.failed) return JN_OK;
     jn_vision_weights_free(w);
     return err ? err->code : JN_ERR_FORMAT;
 }
-#undef BIND
 
 /* ------------------------------------------------------------------ session */
 

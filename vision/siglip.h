@@ -27,6 +27,8 @@ typedef struct jn_vision_hparams {
     int image_size, patch_size, width, n_layer, n_head, n_ff;
     float ln_eps;
     int aligner_in, aligner_out; /* aligner_in must equal width */
+    int aligner_depth;           /* 2: Linear, GELU, Linear (the only depth supported) */
+    char model_name[64];         /* informational ("siglip_large_patch16_384"); may be empty */
 } jn_vision_hparams;
 
 typedef struct jn_vision_block_weights {
@@ -51,15 +53,15 @@ typedef struct jn_vision_weights {
     jn_weight *al2_w, *al2_b;      /* aligner.layers.2: [D, D], [D] */
 } jn_vision_weights;
 
-/* Reads janus.vision.{image_size,patch_size,width,n_layer,n_head,n_ff,ln_eps} and
- * janus.aligner.{input_dim,n_embd} and validates them (jn_vision_hparams_check). */
+/* Reads the jn_vision_keys (janus.vision.*, janus.aligner.*: vision/table.c) and validates them
+ * (jn_vision_hparams_check). */
 jn_status jn_vision_hparams_from_gguf(const jn_gguf *g, jn_vision_hparams *hp, jn_error *err);
 /* Sanity checks (positive sizes, S divisible by P, W divisible by n_head, aligner_in == width):
  * JN_ERR_FORMAT with a message naming the offending value. */
 jn_status jn_vision_hparams_check(const jn_vision_hparams *hp, jn_error *err);
 
-/* Binds every ViT + aligner tensor by name with the shapes the hparams imply (JN_ERR_FORMAT on a
- * missing/misshapen tensor). Norm weights and biases must be f32; matrices any supported dtype;
+/* Binds every ViT + aligner tensor of jn_vision_tensors by name with the shapes the hparams imply
+ * (JN_ERR_FORMAT on a missing/misshapen tensor). Norm weights and biases must be f32; matrices any supported dtype;
  * pos_embed any float dtype. On failure *w is left freed. */
 jn_status jn_vision_bind(jn_vision_weights *w, jn_wstore *store, const jn_vision_hparams *hp, jn_error *err);
 void jn_vision_weights_free(jn_vision_weights *w);

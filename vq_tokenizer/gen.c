@@ -1,16 +1,11 @@
 /* vq_tokenizer/gen.c — gen_head (hidden → codebook logits) and gen_embed + gen_aligner (sampled code →
  * next LM input). See gen.h. */
 #include "gen.h"
+#include "table.h"
 
 #include <string.h>
 
 #include "engine/nn.h"
-
-static jn_weight *get(jn_wstore *st, jn_error *err, const char *name, int n_dims, int64_t d0, int64_t d1,
-                      unsigned mask) {
-    int64_t shape[2] = {d0, d1};
-    return jn_wstore_get(st, name, n_dims, shape, mask, err);
-}
 
 jn_status jn_gen_bind(jn_gen_weights *w, jn_wstore *store, const jn_gen_hparams *hp, jn_error *err) {
     memset(w, 0, sizeof *w);
@@ -20,17 +15,11 @@ jn_status jn_gen_bind(jn_gen_weights *w, jn_wstore *store, const jn_gen_hparams 
                        "head_embd %d)",
                        hp->n_embd, hp->codebook_size, hp->codebook_dim, hp->head_embd);
     jn_gen_weights t;
-    const int64_t E = hp->n_embd, C = hp->codebook_size, CD = hp->codebook_dim, HE = hp->head_embd;
-    if (!(t.embed = get(store, err, "gen_embed.weight", 2, C, CD, 0)) ||
-        !(t.align_w1 = get(store, err, "gen_aligner.layers.0.weight", 2, E, CD, 0)) ||
-        !(t.align_b1 = get(store, err, "gen_aligner.layers.0.bias", 1, E, 1, JN_DTYPE_MASK_F32)) ||
-        !(t.align_w2 = get(store, err, "gen_aligner.layers.2.weight", 2, E, E, 0)) ||
-        !(t.align_b2 = get(store, err, "gen_aligner.layers.2.bias", 1, E, 1, JN_DTYPE_MASK_F32)) ||
-        !(t.head_w1 = get(store, err, "gen_head.output_mlp_projector.weight", 2, HE, E, 0)) ||
-        !(t.head_b1 = get(store, err, "gen_head.output_mlp_projector.bias", 1, HE, 1, JN_DTYPE_MASK_F32)) ||
-        !(t.head_w2 = get(store, err, "gen_head.vision_head.weight", 2, C, HE, 0)) ||
-        !(t.head_b2 = get(store, err, "gen_head.vision_head.bias", 1, C, 1, JN_DTYPE_MASK_F32)))
-        return err ? err->code : JN_ERR_FORMAT;
+    memset(&t, 0, sizeof t);
+    jn_bind_sink sink;
+    jn_bind_sink_init(&sink, store, err);
+    jn_gen_tensors(hp, &t, &sink.base);
+    if (sink.base.failed) return err ? err->code : JN_ERR_FORMAT;
     *w = t;
     return JN_OK;
 }

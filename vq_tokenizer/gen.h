@@ -25,6 +25,8 @@ typedef struct jn_gen_hparams {
     int codebook_size; /* number of image-token ids (16384 in Janus-Pro) */
     int codebook_dim;  /* gen_embed row width (8) */
     int head_embd;     /* gen_head hidden width (image_token_embed) */
+    int head_in;       /* gen_head input width (= n_embd; checked by the loader) */
+    int aligner_depth; /* Linear layers of gen_aligner (2) */
 } jn_gen_hparams;
 
 typedef struct jn_gen_weights {

@@ -7,6 +7,7 @@
  * and leaves its result in X. 1×1 convolutions are matmuls on [HW, C] rows. The L2-normalised
  * codebook is computed once per session on the host (tiny: codebook_size × codebook_dim). */
 #include "vq_decoder.h"
+#include "table.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -58,47 +59,11 @@ jn_status jn_vq_hparams_check(const jn_vq_hparams *hp, jn_error *err) {
     return JN_OK;
 }
 
-static jn_status get_int(const jn_gguf *g, const char *key, int *out, int allow_zero, jn_error *err) {
-    int64_t v = 0;
-    jn_status st = jn_gguf_get_i64(g, key, &v, err);
-    if (st != JN_OK) return st;
-    if (v < (allow_zero ? 0 : 1) || v > (1 << 30))
-        return jn_fail(err, JN_ERR_FORMAT, "%s: key %s = %lld is out of range", jn_gguf_path(g), key, (long long)v);
-    *out = (int)v;
-    return JN_OK;
-}
-
 jn_status jn_vq_hparams_from_gguf(const jn_gguf *g, jn_vq_hparams *hp, jn_error *err) {
     jn_vq_hparams h;
     memset(&h, 0, sizeof h);
-    jn_status st;
-    if ((st = get_int(g, "janus.vq.codebook_size", &h.codebook_size, 0, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vq.codebook_dim", &h.codebook_dim, 0, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vq.z_channels", &h.z_channels, 0, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vq.ch", &h.ch, 0, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vq.num_res_blocks", &h.num_res_blocks, 1, err)) != JN_OK) return st;
-    if ((st = get_int(g, "janus.vq.n_groups", &h.n_groups, 0, err)) != JN_OK) return st;
-    if ((st = jn_gguf_get_f32(g, "janus.vq.norm_eps", &h.eps, err)) != JN_OK) return st;
-    jn_gguf_type et;
-    uint64_t n = 0;
-    const void *data = NULL;
-    if ((st = jn_gguf_get_arr(g, "janus.vq.ch_mult", &et, &n, &data, err)) != JN_OK) return st;
-    if (n < 1 || n > JN_VQ_MAX_LEVELS)
-        return jn_fail(err, JN_ERR_FORMAT, "%s: janus.vq.ch_mult has %llu entries, supported 1..%d", jn_gguf_path(g),
-                       (unsigned long long)n, JN_VQ_MAX_LEVELS);
-    int64_t mult[JN_VQ_MAX_LEVELS];
-    if ((st = jn_gguf_get_arr_i64(g, "janus.vq.ch_mult", mult, n, err)) != JN_OK) return st;
-    h.n_levels = (int)n;
-    for (int i = 0; i < h.n_levels; i++) {
-        if (mult[i] <= 0 || mult[i] > 64)
-            return jn_fail(err, JN_ERR_FORMAT, "%s: janus.vq.ch_mult[%d] = %lld out of range", jn_gguf_path(g), i,
-                           (long long)mult[i]);
-        h.ch_mult[i] = (int)mult[i];
-    }
-    h.l2_norm = 1; /* VQ-16 default */
-    if (jn_gguf_find_kv(g, "janus.vq.codebook_l2_norm") >= 0) {
-        if ((st = jn_gguf_get_bool(g, "janus.vq.codebook_l2_norm", &h.l2_norm, err)) != JN_OK) return st;
-    }
+    jn_status st = jn_keys_read(g, jn_vq_keys, jn_vq_n_keys, &h, err);
+    if (st != JN_OK) return st;
     if ((st = jn_vq_hparams_check(&h, err)) != JN_OK) return jn_error_prefix(err, "%s", jn_gguf_path(g));
     *hp = h;
     return JN_OK;
@@ -110,102 +75,16 @@ void jn_vq_weights_free(jn_vq_weights *w) {
     if (w) memset(w, 0, sizeof *w);
 }
 
-typedef struct binder {
-    jn_wstore *store;
-    jn_error *err;
-    int failed;
-} binder;
-
-/* Binds "<prefix><suffix>" with shape; returns NULL (and sets b->failed) on failure. */
-static jn_weight *bind1(binder *b, const char *prefix, const char *suffix, unsigned mask, int nd, int64_t d0,
-                        int64_t d1, int64_t d2, int64_t d3) {
-    if (b->failed) return NULL;
-    const int64_t shp[4] = {d0, d1, d2, d3};
-    jn_weight *w = jn_wstore_getf(b->store, b->err, nd, shp, mask, "%s%s", prefix, suffix);
-    if (!w) b->failed = 1;
-    return w;
-}
-
-#define CONV_MASK JN_DTYPE_MASK_FLOAT
-
-static void bind_norm(binder *b, const char *p, const char *n, int c, jn_weight **wt, jn_weight **bs) {
-    char pre[160];
-    snprintf(pre, sizeof pre, "%s%s", p, n);
-    *wt = bind1(b, pre, ".weight", JN_DTYPE_MASK_F32, 1, c, 1, 1, 1);
-    *bs = bind1(b, pre, ".bias", JN_DTYPE_MASK_F32, 1, c, 1, 1, 1);
-}
-
-static void bind_conv(binder *b, const char *p, const char *n, int cout, int cin, int k, jn_weight **wt,
-                      jn_weight **bs) {
-    char pre[160];
-    snprintf(pre, sizeof pre, "%s%s", p, n);
-    *wt = bind1(b, pre, ".weight", CONV_MASK, 4, cout, cin, k, k);
-    *bs = bind1(b, pre, ".bias", JN_DTYPE_MASK_F32, 1, cout, 1, 1, 1);
-}
-
-static void bind_res(binder *b, const char *p, int cin, int cout, jn_vq_res_weights *r) {
-    r->cin = cin;
-    r->cout = cout;
-    bind_norm(b, p, "norm1", cin, &r->norm1_w, &r->norm1_b);
-    bind_conv(b, p, "conv1", cout, cin, 3, &r->conv1_w, &r->conv1_b);
-    bind_norm(b, p, "norm2", cout, &r->norm2_w, &r->norm2_b);
-    bind_conv(b, p, "conv2", cout, cout, 3, &r->conv2_w, &r->conv2_b);
-    if (cin != cout) bind_conv(b, p, "nin_shortcut", cout, cin, 1, &r->nin_w, &r->nin_b);
-}
-
-static void bind_attn(binder *b, const char *p, int c, jn_vq_attn_weights *a) {
-    a->c = c;
-    bind_norm(b, p, "norm", c, &a->norm_w, &a->norm_b);
-    bind_conv(b, p, "q", c, c, 1, &a->q_w, &a->q_b);
-    bind_conv(b, p, "k", c, c, 1, &a->k_w, &a->k_b);
-    bind_conv(b, p, "v", c, c, 1, &a->v_w, &a->v_b);
-    bind_conv(b, p, "proj_out", c, c, 1, &a->proj_w, &a->proj_b);
-}
-
 jn_status jn_vq_bind(jn_vq_weights *w, jn_wstore *store, const jn_vq_hparams *hp, jn_error *err) {
     memset(w, 0, sizeof *w);
     jn_status st = jn_vq_hparams_check(hp, err);
     if (st != JN_OK) return st;
-    binder b = {store, err, 0};
-    char p[160];
-    const int L = hp->n_levels;
-    const int c0 = jn_vq_level_channels(hp, 0);
-    w->codebook = bind1(&b, "vq.quantize.embedding.weight", "", JN_DTYPE_MASK_FLOAT, 2, hp->codebook_size,
-                        hp->codebook_dim, 1, 1);
-    bind_conv(&b, "vq.", "post_quant_conv", hp->z_channels, hp->codebook_dim, 1, &w->pq_w, &w->pq_b);
-    bind_conv(&b, "vq.decoder.", "conv_in", c0, hp->z_channels, 3, &w->conv_in_w, &w->conv_in_b);
-    bind_res(&b, "vq.decoder.mid.0.", c0, c0, &w->mid0);
-    bind_attn(&b, "vq.decoder.mid.1.", c0, &w->mid1);
-    bind_res(&b, "vq.decoder.mid.2.", c0, c0, &w->mid2);
-    int cin = c0;
-    for (int i = 0; i < L; i++) {
-        jn_vq_level_weights *lv = &w->levels[i];
-        int cout = jn_vq_level_channels(hp, i);
-        lv->cin = cin;
-        lv->cout = cout;
-        lv->n_res = hp->num_res_blocks + 1;
-        lv->n_attn = i == 0 ? lv->n_res : 0; /* attention only at the lowest resolution */
-        for (int j = 0; j < lv->n_res; j++) {
-            snprintf(p, sizeof p, "vq.decoder.conv_blocks.%d.res.%d.", i, j);
-            bind_res(&b, p, j == 0 ? cin : cout, cout, &lv->res[j]);
-            if (lv->n_attn) {
-                snprintf(p, sizeof p, "vq.decoder.conv_blocks.%d.attn.%d.", i, j);
-                bind_attn(&b, p, cout, &lv->attn[j]);
-            }
-        }
-        if (i != L - 1) {
-            snprintf(p, sizeof p, "vq.decoder.conv_blocks.%d.upsample.", i);
-            bind_conv(&b, p, "conv", cout, cout, 3, &lv->up_w, &lv->up_b);
-        }
-        cin = cout;
-    }
-    bind_norm(&b, "vq.decoder.", "norm_out", cin, &w->norm_out_w, &w->norm_out_b);
-    bind_conv(&b, "vq.decoder.", "conv_out", 3, cin, 3, &w->conv_out_w, &w->conv_out_b);
-    if (b.failed) {
-        jn_vq_weights_free(w);
-        return err ? err->code : JN_ERR_FORMAT;
-    }
-    return JN_OK;
+    jn_bind_sink sink;
+    jn_bind_sink_init(&sink, store, err);
+    jn_vq_tensors(hp, w, &sink.base);
+    if (!sink.base.failed) return JN_OK;
+    jn_vq_weights_free(w);
+    return err ? err->code : JN_ERR_FORMAT;
 }
 
 /* ------------------------------------------------------------------ session */

@@ -1,7 +1,8 @@
-/* api/prompt.c — the Janus-Pro chat template (janus-spec §2.1, §4.1) and Python-compatible
- * str.strip(). The "deepseek" template: system + sep, then "role: content" + (sep | sep2)
- * alternating, an empty content gives "role:", the whole string stripped. */
-#include "prompt.h"
+/* decoder/chat_template.c — the Janus-Pro chat template and Python-compatible str.strip() (see
+ * chat_template.h). */
+#include "chat_template.h"
+
+#include "engine/io/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static size_t space_before(const unsigned char *s, size_t end) {
     return 0;
 }
 
-void janus_strip(const char *s, size_t n, size_t *begin, size_t *len) {
+void jn_py_strip(const char *s, size_t n, size_t *begin, size_t *len) {
     const unsigned char *u = (const unsigned char *)s;
     size_t b = 0, e = n, k;
     while (b < e && (k = space_at(u + b, e - b)) > 0) b += k;
@@ -39,11 +40,11 @@ void janus_strip(const char *s, size_t n, size_t *begin, size_t *len) {
 
 static void append_stripped(jn_buf *b, const char *s) {
     size_t off, len;
-    janus_strip(s, strlen(s), &off, &len);
+    jn_py_strip(s, strlen(s), &off, &len);
     jn_buf_append(b, s + off, len);
 }
 
-char *janus_format_conversation(const janus_prompt_cfg *p, const char *system, const janus_turn *turns, int n_turns) {
+char *jn_chat_format(const jn_chat_template *p, const char *system, const jn_chat_turn *turns, int n_turns) {
     jn_buf b = {0};
     if (system && *system) {
         jn_buf_puts(&b, system);
@@ -52,7 +53,7 @@ char *janus_format_conversation(const janus_prompt_cfg *p, const char *system, c
     for (int i = 0; i < n_turns; i++) {
         size_t off, len;
         const char *c = turns[i].content ? turns[i].content : "";
-        janus_strip(c, strlen(c), &off, &len);
+        jn_py_strip(c, strlen(c), &off, &len);
         jn_buf_puts(&b, turns[i].role);
         if (len) {
             jn_buf_puts(&b, ": ");
@@ -68,7 +69,7 @@ char *janus_format_conversation(const janus_prompt_cfg *p, const char *system, c
         return NULL;
     }
     size_t off, len;
-    janus_strip(b.data, b.len - 1, &off, &len);
+    jn_py_strip(b.data, b.len - 1, &off, &len);
     memmove(b.data, b.data + off, len);
     b.data[len] = 0;
     return b.data;
