@@ -2,16 +2,15 @@
  * `janus serve` (server/request.c): arbitrary bytes as a chat completion body and as an image
  * generation body, plus the base64 decoder and the image sniffer. Every input must either parse
  * (then the parsed request is walked and freed) or fail with a 4xx/5xx srv_error; never crash,
- * leak or read out of bounds. Links janus_server_request (request.c + janus_engine's JSON).
+ * leak or read out of bounds.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iserver -I. tests/fuzz/fuzz_server_request.c \
- *         server/request.c engine/io/json.c engine/base.c -lm */
+ * In tests/fuzz/CMakeLists.txt: janus_fuzz_target(server_request ../../server/request.c janus_engine) */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
+#include "server/request.h"
 
 static void check_error(const srv_error *e) {
     /* a failure always says why, with an HTTP error status */
