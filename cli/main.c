@@ -27,6 +27,7 @@ static const command COMMANDS[] = {
     {"decode", cmd_decode, "VQ-decode image token ids into images"},
     {"caption", cmd_caption, "caption folders, lists and videos into JSONL and sidecars (batched, resumable)"},
     {"bench", cmd_bench, "measure speed and memory"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat with images, image generation) + web page"},
 };
 
 static void usage(FILE *f) {
