@@ -23,6 +23,7 @@
 #include "engine/io/ckpt.h"
 #include "engine/dtype.h"
 #include "engine/io/gguf.h"
+#include "engine/io/file.h"
 #include "engine/io/json.h"
 #include "decoder/table.h"
 #include "decoder/tokenizer.h"
@@ -729,47 +730,14 @@ static char *read_text(const char *dir, const char *name, size_t *len, jn_error 
         jn_fail(err, JN_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    FILE *f = fopen(p, "rb");
-    if (!f) {
-        jn_fail(err, JN_ERR_IO, "%s: cannot open (%s is part of a Janus-Pro download)", p, name);
-        free(p);
-        return NULL;
-    }
     char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (cap - n < 65536) {
-            if (cap > ((size_t)256 << 20)) {
-                jn_fail(err, JN_ERR_FORMAT, "%s: larger than 256 MiB", p);
-                break;
-            }
-            size_t nc = cap ? cap * 2 : 65536 * 2;
-            char *nb = realloc(buf, nc + 1);
-            if (!nb) {
-                jn_fail(err, JN_ERR_NOMEM, "out of memory");
-                break;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) jn_fail(err, JN_ERR_IO, "%s: read error", p);
-            else {
-                fclose(f);
-                free(p);
-                buf[n] = 0;
-                *len = n;
-                return buf;
-            }
-            break;
-        }
+    /* the shared opener refuses FIFOs, sockets, devices and directories before a read blocks */
+    if (jn_read_input(p, (size_t)256 << 20, &buf, len, err) != JN_OK) {
+        if (err && err->code == JN_ERR_IO) jn_error_prefix(err, "%s is part of a Janus-Pro download", name);
+        buf = NULL;
     }
-    fclose(f);
     free(p);
-    free(buf);
-    return NULL;
+    return buf;
 }
 
 static jn_json *parse_text(const char *name, const char *text, size_t len, jn_error *err) {

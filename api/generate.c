@@ -317,14 +317,15 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
                      rows, janus_gen_batch_free_rows(b), b->n_rows);
         goto done;
     }
-    if (b->n_reqs == b->cap_reqs) {
+    int id = 0; /* an entry whose tokens were taken is used again: a server's table stays small */
+    while (id < b->n_reqs && !(b->reqs[id].state == -1 && !b->reqs[id].tokens)) id++;
+    if (id == b->n_reqs && b->n_reqs == b->cap_reqs) {
         int cap = b->cap_reqs ? 2 * b->cap_reqs : 8;
         gen_request *q = realloc(b->reqs, (size_t)cap * sizeof *q);
         if (!q) { st = jn_fail(err, JN_ERR_NOMEM, "out of memory"); goto done; }
         b->reqs = q;
         b->cap_reqs = cap;
     }
-    int id = b->n_reqs;
     gen_request *r = &b->reqs[id];
     memset(r, 0, sizeof *r);
     r->state = -1;
@@ -358,7 +359,7 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
     }
     for (int i = 0; i < rows; i++) b->slot_owner[slot0 + i] = id;
     r->state = JANUS_GEN_RUNNING;
-    b->n_reqs++;
+    if (id == b->n_reqs) b->n_reqs++;
     st = id;
 done:
     free(cond);

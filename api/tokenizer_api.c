@@ -7,31 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "engine/io/file.h"
 #include "engine/io/gguf.h"
 #include "engine/io/json.h"
 #include "internal.h"
 
 /* Reads a whole file into a malloc'ed buffer. NULL + err when it cannot be read. */
 static char *slurp(const char *path, size_t *len, int quiet_missing, jn_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (!quiet_missing) jn_fail(err, JN_ERR_IO, "%s: cannot open", path);
-        return NULL;
-    }
-    jn_buf b = {0};
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) jn_buf_append(&b, chunk, r);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || b.oom) {
-        jn_buf_free(&b);
-        jn_fail(err, bad ? JN_ERR_IO : JN_ERR_NOMEM, "%s: %s", path, bad ? "read error" : "out of memory");
-        return NULL;
-    }
-    jn_buf_append(&b, "", 1);
-    *len = b.len - 1;
-    return b.data;
+    struct stat st;
+    if (quiet_missing && stat(path, &st) != 0 && errno == ENOENT) return NULL;
+    char *buf = NULL;
+    /* the shared opener refuses FIFOs, sockets, devices and directories before a read blocks */
+    if (jn_read_input(path, (size_t)1 << 30, &buf, len, err) != JN_OK) return NULL;
+    return buf;
 }
 
 static janus_tokenizer *wrap(jn_tokenizer *tok, janus_error *err) {

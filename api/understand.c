@@ -885,7 +885,9 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
                           n_ids, b->te.n_ctx);
         int slot = 0;
         while (slot < b->max_seqs && b->slot_owner[slot] >= 0) slot++;
-        if (!ist && b->n_reqs == b->cap_reqs) {
+        int rid = 0; /* an entry whose answer was taken is used again: long runs keep a small table */
+        while (rid < b->n_reqs && b->reqs[rid].state != -1) rid++;
+        if (!ist && rid == b->n_reqs && b->n_reqs == b->cap_reqs) {
             int cap = b->cap_reqs ? 2 * b->cap_reqs : 16;
             ask_request *q = realloc(b->reqs, (size_t)cap * sizeof *q);
             if (!q) ist = jn_fail(&item_err[i], JN_ERR_NOMEM, "out of memory");
@@ -895,7 +897,7 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
             }
         }
         if (!ist) {
-            ask_request *r = &b->reqs[b->n_reqs];
+            ask_request *r = &b->reqs[rid];
             memset(r, 0, sizeof *r);
             r->state = -1;
             r->seq.slot = slot;
@@ -905,8 +907,9 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
                 seq_free(&r->seq);
             } else {
                 r->state = JANUS_GEN_RUNNING;
-                b->slot_owner[slot] = b->n_reqs;
-                ids_out[i] = b->n_reqs++;
+                b->slot_owner[slot] = rid;
+                ids_out[i] = rid;
+                if (rid == b->n_reqs) b->n_reqs++;
                 n_added++;
             }
         }

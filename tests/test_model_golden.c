@@ -336,6 +336,14 @@ static void vq_decode(janus_model *m, const char *case_id, const char *prefix) {
     jn_vq_session_free(vs);
 }
 
+/* The three dump directories of a run (tag: type and pid). */
+static void remove_dumps(const char *tag) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'-'%s' '%s'-'%s' '%s'-'%s'", tu_tmp("golden-dump-q1"), tag,
+             tu_tmp("golden-dump-q2"), tag, tu_tmp("golden-dump-gen"), tag);
+    (void)tu_system(cmd);
+}
+
 int main(int argc, char **argv) {
     const char *type = argc > 1 ? argv[1] : "f32";
     q8_mode = !strcmp(type, "q8_0");
@@ -381,6 +389,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int strict = !q8_mode; /* greedy ids may legitimately change under q8_0 */
+    remove_dumps(tag); /* kept by an earlier failing run with the same tag: --dump refuses a non-empty dir */
     snprintf(dir, sizeof dir, "%s-%s", tu_tmp("golden-dump-q1"), tag);
     understanding(m, "understanding_und_q1", "und_und_q1_ids.json", "preprocess_img0_640x427", "vision_img0_640x427",
                   "und_und_q1", strict, dir);
@@ -395,11 +404,6 @@ int main(int argc, char **argv) {
     janus_model_free(m);
     jn_json_free(cases);
     remove(gguf);
-    if (!tu_failures) { /* keep the dumps of a failing run for bisecting */
-        char cmd[8192];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'-'%s' '%s'-'%s' '%s'-'%s'", tu_tmp("golden-dump-q1"), tag,
-                 tu_tmp("golden-dump-q2"), tag, tu_tmp("golden-dump-gen"), tag);
-        (void)tu_system(cmd);
-    }
+    if (!tu_failures) remove_dumps(tag); /* keep the dumps of a failing run for bisecting */
     return TU_RESULT();
 }
