@@ -2,7 +2,11 @@
 """bench/make_random_checkpoint.py — writes a full-size, random-weight Janus-Pro-1B download for
 benchmarking `janus convert` (no internet needed, no real weights).
 
-Usage: /usr/bin/python3 bench/make_random_checkpoint.py OUT_DIR [--seed N]
+Usage: /usr/bin/python3 bench/make_random_checkpoint.py OUT_DIR [--seed N] [--safetensors]
+
+--safetensors writes model.safetensors instead of pytorch_model.bin with plain Python (no torch,
+no numpy): each tensor is a window of a 1M-value random pool (same distributions), which costs
+the engine exactly what independent random values cost. Used by bench/bench_all.sh.
 
 What it writes (layout of deepseek-ai/Janus-Pro-1B, janus-spec.md §1.1-1.3):
   config.json               the real 1B values (§1.2): hidden 2048, 24 layers, 16 heads, I 5632,
@@ -24,9 +28,7 @@ What it writes (layout of deepseek-ai/Janus-Pro-1B, janus-spec.md §1.1-1.3):
                             bf16 (N(0, 0.02²); norm weights around 1), saved with torch.save
                             (PyTorch zip). Total tensor bytes must equal the spec's 4,178,595,094.
 """
-import argparse, collections, gzip, json, os, sys
-
-import torch
+import argparse, collections, gzip, json, os, random, struct, sys
 
 H, L, NH, I, V = 2048, 24, 16, 5632, 102400
 W, VL, F, P, IMG = 1024, 24, 4096, 16, 384
@@ -172,25 +174,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out_dir")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--safetensors", action="store_true", help="write model.safetensors without torch")
     a = ap.parse_args()
     repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(a.out_dir, exist_ok=True)
     t = tensors()
-    nbytes = sum(2 * torch.Size(s).numel() for _, s in t)
+    nbytes = sum(2 * numel(s) for _, s in t)
     assert len(t) == 882, len(t)
     assert nbytes == 4178595094, nbytes  # janus-spec.md §1.1
     print(f"{len(t)} tensors, {nbytes} bytes", file=sys.stderr)
-    g = torch.Generator().manual_seed(a.seed)
-    sd = collections.OrderedDict()
-    for name, shape in t:
-        x = torch.randn(shape, generator=g, dtype=torch.float32)
-        if len(shape) == 1 and ("norm" in name) and name.endswith("weight"):
-            x = 1.0 + 0.1 * x
-        else:
-            x = 0.02 * x
-        sd[name] = x.to(torch.bfloat16)
-    torch.save(sd, os.path.join(a.out_dir, "pytorch_model.bin"))
-    del sd
+    if a.safetensors:
+        write_safetensors(os.path.join(a.out_dir, "model.safetensors"), t, a.seed)
+    else:
+        write_torch(os.path.join(a.out_dir, "pytorch_model.bin"), t, a.seed)
     files = {"config.json": CONFIG, "preprocessor_config.json": PREPROCESSOR, "processor_config.json": PROCESSOR,
              "special_tokens_map.json": SPECIAL_MAP, "tokenizer_config.json": TOK_CONFIG,
              "tokenizer.json": tokenizer_json(repo_root)}
@@ -198,6 +194,62 @@ def main():
         with open(os.path.join(a.out_dir, fn), "w", encoding="utf-8") as f:
             json.dump(obj, f, indent=2, ensure_ascii=False)
     print(a.out_dir)
+
+
+def numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def is_norm_weight(name, shape):
+    return len(shape) == 1 and ("norm" in name) and name.endswith("weight")
+
+
+def write_torch(path, t, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    sd = collections.OrderedDict()
+    for name, shape in t:
+        x = torch.randn(shape, generator=g, dtype=torch.float32)
+        if is_norm_weight(name, shape):
+            x = 1.0 + 0.1 * x
+        else:
+            x = 0.02 * x
+        sd[name] = x.to(torch.bfloat16)
+    torch.save(sd, path)
+
+
+def write_safetensors(path, t, seed):
+    """bf16 safetensors; tensor i is the pool read cyclically from a per-tensor random offset"""
+    rng = random.Random(seed)
+    pool_n = 1 << 20
+
+    def pool(mean, std):
+        f = struct.pack("<%df" % pool_n, *(rng.gauss(mean, std) for _ in range(pool_n)))
+        b = bytearray(2 * pool_n)
+        b[0::2], b[1::2] = f[2::4], f[3::4]  # bf16 = the high half of the f32 (truncation)
+        return bytes(b) * 2  # doubled so any window of pool_n values is one slice
+
+    weights, norms = pool(0.0, 0.02), pool(1.0, 0.1)
+    header, off = {}, 0
+    for name, shape in t:
+        header[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [off, off + 2 * numel(shape)]}
+        off += 2 * numel(shape)
+    hj = json.dumps(header, separators=(",", ":")).encode()
+    hj += b" " * (-len(hj) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(hj)))
+        f.write(hj)
+        for name, shape in t:
+            src = norms if is_norm_weight(name, shape) else weights
+            left, start = numel(shape), rng.randrange(pool_n)
+            while left:
+                k = min(left, pool_n)
+                f.write(src[2 * start:2 * (start + k)])
+                left -= k
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

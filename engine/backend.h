@@ -2,7 +2,8 @@
  *
  * Model code (vision/, decoder/, vq_tokenizer/) is written once against this table and never
  * contains a backend #ifdef. Implementations: engine/ref (obviously correct scalar loops, the
- * oracle for tests), engine/cpu (threaded, AVX2/FMA chosen at run time with a scalar fallback),
+ * oracle for tests), engine/cpu (threaded, AVX-512 / AVX2+FMA chosen at run time with a scalar
+ * fallback; JANUS_CPU_ISA=avx512|avx2|scalar lowers the choice),
  * engine/cuda (cuBLAS + own kernels; compiled only when CUDA is found).
  *
  * Conventions for every op:
@@ -10,9 +11,12 @@
  *    cuda) holding f32, row-major, contiguous unless a leading dimension (ld*, in floats) is given.
  *  - Arguments named *_host are host memory on every backend (small index arrays).
  *  - Weights are jn_weight: dtype f32/f16/bf16/q8_0/q4_0, shape in PyTorch order, host bytes in
- *    ->data and the backend's copy in ->dev (== data on ref/cpu). A weight used as a matrix is
- *    [N, K] with N = shape[0] and K = the product of the other dims (row-major). Biases and norm
- *    weights are always f32 1-D weights.
+ *    ->data and the backend's copy in ->dev (== data on ref; on cpu == data except 2-D
+ *    q8_0/q4_0 weights uploaded by an AVX2/AVX-512 instance, which get a packed copy). A weight
+ *    uploaded by one instance may be used by other instances of the same kind concurrently
+ *    (read-only; each instance has its own threads and scratch); release it with that kind's
+ *    weight_release. A weight used as a matrix is [N, K] with N = shape[0] and K = the product
+ *    of the other dims (row-major). Biases and norm weights are always f32 1-D weights.
  *  - Precision: activations, accumulations, norms, softmax and RoPE angles are f32.
  *  - Determinism: results never depend on the thread count (static partitions, each output
  *    element reduced by one thread in a fixed order).
@@ -129,6 +133,16 @@ struct jn_backend {
     /* y[2H, 2W, C] = x[H, W, C] nearest-neighbour ×2 (out[y][x] = in[y/2][x/2]). */
     void (*upsample2x)(jn_backend *be, float *y, const float *x, int H, int W, int C);
 
+    /* ---- added after the first table (NULL where a backend does not provide it) ---- */
+    /* Sticky error of this instance: JN_OK, or the first failure of an op (scratch growth out
+     * of memory; on cpu also the JANUS_FAULT_OP test fault below) copied into err. Ops after a
+     * failure do nothing, so a caller checks once after a batch of ops (e.g. per step), then
+     * destroys the instance. cpu: JANUS_FAULT_OP=N in the environment at jn_backend_cpu_create
+     * makes that instance's N-th op call (1-based, every compute op of this table counts, memory
+     * entries do not) fail with "cpu backend: injected fault in op call N (op), ...", for tests
+     * of callers' error paths. Use jn_backend_status() (handles NULL and cuda). */
+    jn_status (*status)(jn_backend *be, jn_error *err);
+
     /* ==== added by the CUDA work (issue 14): device sampling, step capture, half K/V caches,
      * fused GroupNorm+SiLU. ref/cpu fill these with jn_backend_host_extra_ops. ==== */
     /* Samples n_out ids from f32 logits (backend memory): rows as in jn_sample_rows (sample.h),
@@ -203,6 +217,12 @@ int jn_backend_cuda_available(void);
  * "cuda device N: file:line: statement failed: reason" in err and returns its status. Call it
  * after synchronize()/download() to check a batch of ops. */
 jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
+
+/* The sticky error of any backend: be->status when set, else the cuda last error (JN_OK for a
+ * backend with neither). */
+static inline jn_status jn_backend_status(jn_backend *be, jn_error *err) {
+    return be->status ? be->status(be, err) : jn_backend_cuda_last_error(be, err);
+}
 
 /* Settings of the cuda backend (error for other backends and unknown keys/values):
  *  "gemm"  = "f32" (default: pedantic FP32 SGEMM, the f32 contract above) | "bf16" | "f16": the

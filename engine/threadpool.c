@@ -50,6 +50,8 @@ struct jn_pool {
     atomic_int n_done;      /* workers finished with the current run */
     atomic_int stop;
     atomic_int n_sleeping;
+    atomic_int bar_count;   /* threads arrived at the current barrier */
+    atomic_uint bar_gen;    /* barrier generation */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -105,6 +107,8 @@ jn_pool *jn_pool_create(int n_threads) {
     atomic_init(&p->n_done, 0);
     atomic_init(&p->stop, 0);
     atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->bar_count, 0);
+    atomic_init(&p->bar_gen, 0u);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p);
         return NULL;
@@ -169,5 +173,19 @@ void jn_pool_run(jn_pool *p, jn_task_fn fn, void *ctx) {
             JN_CPU_RELAX();
         }
         sched_yield();
+    }
+}
+
+void jn_pool_barrier(jn_pool *p, int nth) {
+    if (!p || nth <= 1) return;
+    unsigned g = atomic_load_explicit(&p->bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == nth - 1) {
+        atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->bar_gen, 1u, memory_order_release);
+        return;
+    }
+    for (int i = 0; atomic_load_explicit(&p->bar_gen, memory_order_acquire) == g; i++) {
+        JN_CPU_RELAX();
+        if ((i & 1023) == 1023) sched_yield(); /* a descheduled peer on a shared machine */
     }
 }

@@ -20,6 +20,11 @@ void jn_pool_free(jn_pool *pool);
 int jn_pool_size(const jn_pool *pool);
 void jn_pool_run(jn_pool *pool, jn_task_fn fn, void *ctx);
 
+/* Inside a run: returns once all nth threads of the run have called it (a spinning barrier for
+ * short phases, e.g. "quantize my rows, then multiply"). Every thread of the run must call it
+ * the same number of times. Outside a pool (nth == 1, or pool NULL) it returns at once. */
+void jn_pool_barrier(jn_pool *pool, int nth);
+
 /* [begin, end) of n items for thread ith of nth (contiguous equal chunks). */
 static inline void jn_split_range(long n, int ith, int nth, long *begin, long *end) {
     long chunk = (n + nth - 1) / nth;

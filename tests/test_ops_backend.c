@@ -2,13 +2,16 @@
 /* tests/test_ops_backend.c — every op of every available backend against engine/ref on random
  * inputs over a sweep of shapes and weight dtypes (ggml test-backend-ops style).
  *
- * Backends under test: cpu with 1, 2 and 3 threads (AVX2 path where the machine has it), cpu with
- * the scalar fallback forced (JANUS_CPU_SCALAR=1) with 1 and 2 threads, and cuda when
- * jn_backend_cuda_create succeeds. Everything goes through be->alloc/upload/download/weight_upload
+ * Backends under test: cpu with 1, 2 and 3 threads (the best ISA of the machine: AVX-512 or
+ * AVX2), cpu forced to AVX2 (JANUS_CPU_ISA=avx2) with 1 and 2 threads and with VNNI off, cpu with
+ * the scalar fallback forced (JANUS_CPU_ISA=scalar) with 1 and 2 threads, and cuda when
+ * jn_backend_cuda_create succeeds. The packed q4_0/q8_0 matmul (every SIMD path) must equal the
+ * scalar path bit for bit, and a weight packed by one instance must give the same results on
+ * instances of the other ISAs (weights shared between sessions). Everything goes through be->alloc/upload/download/weight_upload
  * so device backends run the same code. Checks:
  *   - each backend vs ref: NMSE = Σ(got−ref)²/Σref² and max|got−ref| / max|ref| within a per-op,
  *     per-dtype tolerance (set ~10× above the values measured on AVX2 and scalar paths);
- *   - cpu 1 vs 2 vs 3 threads (and scalar 1 vs 2) bit-identical for every op;
+ *   - cpu 1 vs 2 vs 3 threads (and avx2 1 vs 2, scalar 1 vs 2) bit-identical for every op;
  *   - in-place calls (y == x) equal the out-of-place result where the contract allows it.
  * Prints the worst NMSE / max-rel per op class at the end. Exit 0 pass, 1 fail. */
 #define _POSIX_C_SOURCE 200809L
@@ -21,9 +24,11 @@
 
 /* ---------------------------------------------------------------- backends */
 
-enum { B_REF, B_CPU1, B_CPU2, B_CPU3, B_SC1, B_SC2, B_CUDA, B_MAX };
+enum { B_REF, B_CPU1, B_CPU2, B_CPU3, B_AVX1, B_AVX2, B_NOVNNI, B_SC1, B_SC2, B_CUDA, B_MAX };
 static jn_backend *g_be[B_MAX];
-static const char *g_bname[B_MAX] = {"ref", "cpu1", "cpu2", "cpu3", "scalar1", "scalar2", "cuda"};
+static const char *g_bname[B_MAX] = {"ref", "cpu1", "cpu2", "cpu3", "avx2-1", "avx2-2", "avx2-novnni", "scalar1",
+                                     "scalar2", "cuda"};
+static int g_avx512; /* the best-ISA cpu backends run the AVX-512 kernels */
 
 /* ---------------------------------------------------------------- random */
 
@@ -120,8 +125,8 @@ static void check(const char *cls, const char *what, float **outs, size_t n) {
         }
     }
     /* thread-count invariance: bit-identical */
-    const int groups[2][3] = {{B_CPU1, B_CPU2, B_CPU3}, {B_SC1, B_SC2, -1}};
-    for (int g = 0; g < 2; g++)
+    const int groups[3][3] = {{B_CPU1, B_CPU2, B_CPU3}, {B_AVX1, B_AVX2, -1}, {B_SC1, B_SC2, -1}};
+    for (int g = 0; g < 3; g++)
         for (int j = 1; j < 3; j++) {
             int a = groups[g][0], b = groups[g][j];
             if (b < 0 || !outs[a] || !outs[b]) continue;
@@ -235,6 +240,32 @@ static void test_matmul(int M, int K, int N, jn_dtype t, int with_bias) {
     char what[96];
     snprintf(what, sizeof what, "M=%d K=%d N=%d bias=%d", M, K, N, with_bias);
     check(mm_cls(t), what, outs, (size_t)M * N);
+    const int quant = t == JN_Q8_0 || t == JN_Q4_0;
+    /* every packed kernel (AVX-512, AVX-VNNI, AVX2) does the scalar kernel's arithmetic on 2-D
+     * q weights: identical bits on every cpu variant */
+    for (int b = B_CPU1; quant && b <= B_NOVNNI; b++)
+        if (outs[b] && outs[B_SC2])
+            TU_CHECK(memcmp(outs[b], outs[B_SC2], (size_t)M * N * sizeof(float)) == 0,
+                     "matmul %s %s: %s differs from scalar", jn_dtype_name(t), what, g_bname[b]);
+    /* a weight uploaded (packed) by one instance, used by instances of other ISAs */
+    if (quant && g_be[B_CPU2]) {
+        jn_weight w = up(g_be[B_CPU2], &W), bias = up(g_be[B_CPU2], &B);
+        const int users[3] = {B_AVX2, B_NOVNNI, B_SC1};
+        for (int u = 0; u < 3; u++) {
+            jn_backend *be = g_be[users[u]];
+            if (!be || !outs[users[u]]) continue;
+            float *dx = dev_from(be, x, (size_t)M * K), *dy = dev_zero(be, (size_t)M * N);
+            be->matmul(be, dy, dx, &w, with_bias ? &bias : NULL, M);
+            float *got = take(be, dy, (size_t)M * N);
+            TU_CHECK(memcmp(got, outs[users[u]], (size_t)M * N * sizeof(float)) == 0,
+                     "matmul %s %s: %s with a weight uploaded by cpu2 differs from its own upload", jn_dtype_name(t),
+                     what, g_bname[users[u]]);
+            free(got);
+            be->free(be, dx);
+        }
+        g_be[B_CPU2]->weight_release(g_be[B_CPU2], &w);
+        g_be[B_CPU2]->weight_release(g_be[B_CPU2], &bias);
+    }
 
     /* batch invariance on cpu: row m of the M-row product equals a 1-row product */
     if (g_be[B_CPU2] && M > 1) {
@@ -248,6 +279,8 @@ static void test_matmul(int M, int K, int N, jn_dtype t, int with_bias) {
                  "matmul %s %s: row %d differs between M=%d and M=1 (batch variance)", jn_dtype_name(t), what, m, M);
         free(row);
         be->free(be, dx);
+        be->weight_release(be, &w);
+        be->weight_release(be, &bias);
     }
     free_outs(outs);
     free(x);
@@ -555,19 +588,33 @@ int main(void) {
     g_be[B_CPU1] = jn_backend_cpu_create(1, &err);
     g_be[B_CPU2] = jn_backend_cpu_create(2, &err);
     g_be[B_CPU3] = jn_backend_cpu_create(3, &err);
-    setenv("JANUS_CPU_SCALAR", "1", 1);
+    const char *no_vnni = getenv("JANUS_CPU_NO_VNNI"); /* the whole test without VNNI (ctest variant) */
+    const int vnni_off = no_vnni && no_vnni[0] && no_vnni[0] != '0';
+    setenv("JANUS_CPU_ISA", "avx2", 1);
+    g_be[B_AVX1] = jn_backend_cpu_create(1, &err);
+    g_be[B_AVX2] = jn_backend_cpu_create(2, &err);
+    setenv("JANUS_CPU_NO_VNNI", "1", 1);
+    g_be[B_NOVNNI] = jn_backend_cpu_create(2, &err);
+    if (!vnni_off) unsetenv("JANUS_CPU_NO_VNNI");
+    setenv("JANUS_CPU_ISA", "scalar", 1);
     g_be[B_SC1] = jn_backend_cpu_create(1, &err);
     g_be[B_SC2] = jn_backend_cpu_create(2, &err);
-    unsetenv("JANUS_CPU_SCALAR");
+    unsetenv("JANUS_CPU_ISA");
     for (int b = B_CPU1; b <= B_SC2; b++) TU_CHECK(g_be[b] != NULL, "%s: %s", g_bname[b], err.msg);
     if (tu_failures) return 1;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    g_avx512 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512vnni") && !vnni_off;
+#endif
     g_be[B_CUDA] = jn_backend_cuda_create(0, &err);
-    fprintf(stderr, "backends: ref cpu(1,2,3 threads) cpu-scalar(1,2)%s\n",
-            g_be[B_CUDA] ? " cuda" : " (cuda: not available)");
+    fprintf(stderr, "backends: ref cpu(1,2,3 threads; %s) cpu-avx2(1,2; 2 without VNNI) cpu-scalar(1,2)%s\n",
+            g_avx512 ? "AVX-512" : "best ISA", g_be[B_CUDA] ? " cuda" : " (cuda: not available)");
 
     /* matmul: every dtype × a sweep of M, K, N */
-    static const int Ms[] = {1, 2, 3, 7, 64, 300};
-    static const int KN[][2] = {{32, 1}, {64, 5}, {96, 67}, {352, 13}, {1024, 40}};
+    static const int Ms[] = {1, 2, 3, 7, 8, 9, 16, 64, 300};
+    static const int KN[][2] = {{32, 1}, {64, 5}, {96, 67}, {352, 13}, {1024, 40}, {256, 48}};
     for (int ti = 0; ti < 5; ti++)
         for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
             for (size_t ki = 0; ki < sizeof KN / sizeof KN[0]; ki++) {

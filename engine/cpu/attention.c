@@ -1,10 +1,11 @@
 /* engine/cpu/attention.c — scaled dot-product attention for the cpu backend.
  *
- * Why this design: one task per (sequence, head, block of up to QB query rows), split statically
- * over the pool. Per task: S[qb, n_kv] = Q·Kᵀ with the matmul micro-kernel (K rows act as the
+ * Why this design: one task per (sequence, head, block of up to QB query rows), taken by the
+ * pool threads from an atomic counter (each task's result does not depend on who runs it). Per task: S[qb, n_kv] = Q·Kᵀ with the matmul micro-kernel (K rows act as the
  * weight rows, so no transpose), scale, causal mask, f32 softmax with max subtraction (vector
  * exp), then O[qb, d] = P·V as an outer-product FMA sweep over keys (4 query rows × 16 columns
- * register tile, V streamed once per tile), divided by the row sum. Masked keys get P = 0, so a
+ * register tile, V streamed once per tile), divided by the row sum; a single query (decode) streams
+ * V once with its whole output row in registers (pv1_*). Masked keys get P = 0, so a
  * query's bits do not depend on the other queries in its block, on n_q or on the thread count.
  * With more than a few queries the head's K and V slices are first packed contiguously into
  * scratch: rows ldkv floats apart (4 KB for 16×64) alias in L1 and would be re-read from L2.
@@ -13,6 +14,7 @@
 #include "cpu_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu_simd.h"
@@ -27,6 +29,7 @@ typedef struct attn_ctx {
     size_t seq_stride;
     float scale;
     int n_qblk;
+    atomic_long next; /* next task to take */
 } attn_ctx;
 
 /* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d */
@@ -89,6 +92,50 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
             }
     }
 }
+
+/* One query row (decode): o[c] = Σ_j p[j]·v[j*ldv + c] / sum, V streamed once, row by row, with
+ * the output in registers (64 columns per pass on AVX2, 128 on AVX-512). Each column is the same
+ * fma sequence over j as in pv_avx2, so a decode row has its prefill row's bits on either ISA. */
+JN_AVX2_FN static void pv1_avx2(float *o, const float *p, const float *v, size_t ldv, int nk, int d, float sum) {
+    int c = 0;
+    for (; c + 64 <= d; c += 64) {
+        __m256 a[8];
+        for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
+        for (int j = 0; j < nk; j++) {
+            const float *vr = v + (size_t)j * ldv + c;
+            __m256 b = _mm256_broadcast_ss(p + j);
+            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 8 * i), a[i]);
+        }
+        for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + c + 8 * i, _mm256_div_ps(a[i], _mm256_set1_ps(sum)));
+    }
+    for (; c + 8 <= d; c += 8) {
+        __m256 a = _mm256_setzero_ps();
+        for (int j = 0; j < nk; j++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + (size_t)j * ldv + c), a);
+        _mm256_storeu_ps(o + c, _mm256_div_ps(a, _mm256_set1_ps(sum)));
+    }
+    for (; c < d; c++) {
+        float acc = 0.0f;
+        for (int j = 0; j < nk; j++) acc = fmaf(p[j], v[(size_t)j * ldv + c], acc);
+        o[c] = acc / sum;
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void pv1_avx512(float *o, const float *p, const float *v,
+                                                                    size_t ldv, int nk, int d, float sum) {
+    int c = 0;
+    for (; c + 128 <= d; c += 128) {
+        __m512 a[8];
+        for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
+        for (int j = 0; j < nk; j++) {
+            const float *vr = v + (size_t)j * ldv + c;
+            if ((j & 3) == 0) _mm_prefetch((const char *)(vr + 8 * ldv), _MM_HINT_T0);
+            __m512 b = _mm512_set1_ps(p[j]);
+            for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 16 * i), a[i]);
+        }
+        for (int i = 0; i < 8; i++) _mm512_storeu_ps(o + c + 16 * i, _mm512_div_ps(a[i], _mm512_set1_ps(sum)));
+    }
+    if (c < d) pv1_avx2(o + c, p, v + c, ldv, nk, d - c, sum);
+}
 #endif
 
 /* row[j] = exp(scale·row[j] − max) for j < vis, 0 for vis <= j < nk; returns the sum (fixed order) */
@@ -144,8 +191,8 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
 
 static void attn_task(void *arg, int ith, int nth) {
     attn_ctx *t = (attn_ctx *)arg;
-    long n_tasks = (long)t->n_seq * t->n_head * t->n_qblk, tb, te;
-    jn_split_range(n_tasks, ith, nth, &tb, &te);
+    (void)nth;
+    const long n_tasks = (long)t->n_seq * t->n_head * t->n_qblk;
     float *S = (float *)t->c->tscratch[ith];                   /* [QB, n_kv] */
     float *Kp = S + (size_t)QB * (size_t)t->n_kv;                /* [n_kv, d] packed K of one head */
     float *Vp = Kp + (size_t)t->n_kv * (size_t)t->d_head;       /* [n_kv, d] packed V */
@@ -153,7 +200,9 @@ static void attn_task(void *arg, int ith, int nth) {
     const int pack = t->n_q > 4;
     float sums[QB];
     const int n_kv = t->n_kv, d = t->d_head;
-    for (long task = tb; task < te; task++) {
+    for (;;) {
+        long task = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (task >= n_tasks) break;
         int qb = (int)(task % t->n_qblk);
         int h = (int)((task / t->n_qblk) % t->n_head);
         int s = (int)(task / ((long)t->n_qblk * t->n_head));
@@ -205,6 +254,14 @@ static void attn_task(void *arg, int ith, int nth) {
             sums[i] = softmax_row_scalar(row, vis, nk, t->scale);
         }
 #ifdef JN_X86
+        if (t->c->isa == JN_ISA_AVX512 && nq == 1) {
+            pv1_avx512(op, S, vp, ldkv, nk, d, sums[0]);
+            continue;
+        }
+        if (t->c->avx2 && nq == 1) {
+            pv1_avx2(op, S, vp, ldkv, nk, d, sums[0]);
+            continue;
+        }
         if (t->c->avx2) {
             pv_avx2(op, t->ldo, S, nk, vp, ldkv, nq, nk, d, sums);
             continue;
@@ -220,9 +277,10 @@ void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k
     jn_cpu *c = (jn_cpu *)be->impl;
     if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
     attn_ctx t = {c, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal, seq_stride, scale,
-                  (n_q + QB - 1) / QB};
+                  (n_q + QB - 1) / QB, 0};
+    atomic_init(&t.next, 0);
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
-    jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0);
+    if (!jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
     if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {
         attn_task(&t, 0, 1);

@@ -4,19 +4,26 @@
  *
  * Why: host memory with a persistent thread pool; every op splits its output statically over
  * the pool (rows, pixels, fixed-size chunks), so results never depend on the thread count.
- * AVX2+FMA+F16C kernels are chosen at run time (__builtin_cpu_supports) with scalar fallbacks;
- * JANUS_CPU_SCALAR=1 in the environment forces the scalar paths (used by the op tests).
+ * AVX-512 / AVX2+FMA+F16C kernels are chosen once per instance at run time
+ * (__builtin_cpu_supports) with scalar fallbacks; JANUS_CPU_ISA=avx512|avx2|scalar lowers the
+ * choice (JANUS_CPU_SCALAR=1 = scalar), used by the op tests to cover every path.
+ * Ops never abort: a failure (scratch OOM, JANUS_FAULT_OP) is kept as the instance's sticky
+ * error (status()), and later ops do nothing.
  * Scratch is grown on demand by jn_cpu_reserve before a pool run and freed in destroy: no
  * allocation per op call in steady state. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "cpu_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- memory and scratch */
 
@@ -27,13 +34,23 @@ static void *aligned64(size_t nbytes) {
     return aligned_alloc(64, n);
 }
 
-void jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
+int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
+    if (c->err.code != JN_OK) return 0;
     if (per_thread_bytes > c->tsize) {
         size_t n = per_thread_bytes + per_thread_bytes / 4 + 4096;
         for (int i = 0; i < c->nth; i++) {
             free(c->tscratch[i]);
             c->tscratch[i] = aligned64(n);
-            if (!c->tscratch[i]) jn_abort(__FILE__, __LINE__, "cpu backend: out of memory for per-thread scratch");
+            if (!c->tscratch[i]) {
+                for (int j = 0; j <= i; j++) {
+                    free(c->tscratch[j]);
+                    c->tscratch[j] = NULL;
+                }
+                c->tsize = 0;
+                jn_fail(&c->err, JN_ERR_NOMEM, "cpu backend: out of memory growing per-thread scratch to %zu bytes "
+                        "x %d threads", n, c->nth);
+                return 0;
+            }
         }
         c->tsize = n;
     }
@@ -41,9 +58,13 @@ void jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
         size_t n = shared_bytes + shared_bytes / 4 + 4096;
         free(c->shared);
         c->shared = aligned64(n);
-        if (!c->shared) jn_abort(__FILE__, __LINE__, "cpu backend: out of memory for shared scratch");
-        c->shared_size = n;
+        c->shared_size = c->shared ? n : 0;
+        if (!c->shared) {
+            jn_fail(&c->err, JN_ERR_NOMEM, "cpu backend: out of memory growing shared scratch to %zu bytes", n);
+            return 0;
+        }
     }
+    return 1;
 }
 
 static void *cpu_alloc(jn_backend *be, size_t nbytes) {
@@ -70,14 +91,63 @@ static void cpu_memset0(jn_backend *be, void *dst, size_t nbytes) {
     (void)be;
     if (nbytes) memset(dst, 0, nbytes);
 }
+static void run(jn_cpu *c, jn_task_fn fn, void *ctx, double work);
+
+typedef struct pack_ctx {
+    const jn_weight *w;
+    void *dst;
+    int n_groups;
+} pack_ctx;
+
+static void pack_task(void *arg, int ith, int nth) {
+    pack_ctx *t = (pack_ctx *)arg;
+    long b, e;
+    jn_split_range(t->n_groups, ith, nth, &b, &e);
+    if (e > b) jn_cpu_pack_groups(t->w, t->dst, (int)b, (int)e);
+}
+
+/* Pages wholly inside [p, p + n) are handed back to the kernel without losing their contents
+ * (MADV_PAGEOUT: clean file pages of the mmapped model are dropped and re-read if ever touched;
+ * anonymous memory is kept or swapped): after packing, the plain copy would otherwise stay
+ * resident next to the packed one. */
+static void page_out(const void *p, size_t n) {
+#ifdef MADV_PAGEOUT
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~((uintptr_t)pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_PAGEOUT);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/* AVX2 and AVX-512 instances pack 2-D q4_0/q8_0 weights (cpu_internal.h, jn_cpu_packed) into w->dev,
+ * using the pool; everything else uses the host bytes in place. */
 static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) {
-    (void)be;
-    (void)err;
+    jn_cpu *c = (jn_cpu *)be->impl;
+    if (jn_cpu_packed_of(w)) return JN_OK; /* already packed by a cpu instance: usable by all */
     w->dev = (void *)w->data;
+    int64_t K = jn_weight_cols(w), N = jn_weight_rows(w);
+    if (c->avx2 && (w->type == JN_Q4_0 || w->type == JN_Q8_0) && w->n_dims == 2 && K % 32 == 0 && K > 0 &&
+        N > 0 && K <= INT32_MAX && N <= INT32_MAX) {
+        size_t nbytes = jn_cpu_packed_bytes(w->type, N, K);
+        void *p = aligned64(nbytes);
+        if (!p)
+            return jn_fail(err, JN_ERR_NOMEM, "cpu backend: out of memory packing weight %s (%zu bytes)",
+                           w->name ? w->name : "?", nbytes);
+        jn_cpu_pack_header(w, p);
+        pack_ctx t = {w, p, ((const jn_cpu_packed *)p)->n_groups};
+        run(c, pack_task, &t, (double)w->nbytes);
+        page_out(w->data, w->nbytes);
+        w->dev = p;
+    }
     return JN_OK;
 }
 static void cpu_weight_release(jn_backend *be, jn_weight *w) {
     (void)be;
+    if (jn_cpu_packed_of(w)) free(w->dev);
     w->dev = NULL;
 }
 static void cpu_synchronize(jn_backend *be) { (void)be; }
@@ -240,7 +310,7 @@ static void cpu_group_norm(jn_backend *be, float *y, const float *x, const jn_we
     t.n_chunks = (HW + GN_CHUNK - 1) / GN_CHUNK;
     size_t per_thread = (size_t)C * 2 * sizeof(double); /* pass 0/1: acc, meanc; pass 2: 3 float arrays */
     size_t shared = ((size_t)t.n_chunks * G + 2 * (size_t)G) * sizeof(double);
-    jn_cpu_reserve(c, per_thread, shared);
+    if (!jn_cpu_reserve(c, per_thread, shared)) return;
     t.part = (double *)c->shared;
     double *mean = t.part + (size_t)t.n_chunks * G, *rstd = mean + G;
     const double cnt = (double)HW * (C / G), work = (double)HW * C;
@@ -319,6 +389,16 @@ static void cpu_get_rows(jn_backend *be, float *y, const jn_weight *w, const int
     int64_t K = jn_weight_cols(w);
     size_t rb = jn_row_bytes(w->type, K);
     JN_ASSERT(rb != 0);
+    const jn_cpu_packed *p = jn_cpu_packed_of(w);
+    if (p) { /* one plain block at a time from the packed copy */
+        for (int i = 0; i < n; i++)
+            for (int b = 0; b < p->nb; b++) {
+                uint8_t blk[sizeof(jn_block_q8_0)];
+                jn_cpu_packed_block(p, ids_host[i], b, blk);
+                jn_to_f32_ref(w->type, blk, y + (size_t)i * (size_t)K + 32 * (size_t)b, 32);
+            }
+        return;
+    }
     for (int i = 0; i < n; i++)
         jn_cpu_rows_to_f32(c, w->type, (const uint8_t *)w->data + (size_t)ids_host[i] * rb, rb, 1, (int)K,
                            y + (size_t)i * (size_t)K);
@@ -355,6 +435,126 @@ static void cpu_upsample2x(jn_backend *be, float *y, const float *x, int H, int 
     run((jn_cpu *)be->impl, up_task, &t, 4.0 * H * W * C / 8.0);
 }
 
+/* ---------------------------------------------------------------- op gate: sticky error, fault injection */
+
+/* Every op of the table goes through here: after a failure (scratch OOM, injected fault) ops are
+ * no-ops until the instance is destroyed; status() reports the first failure. JANUS_FAULT_OP=N
+ * makes the N-th op call (1-based, counted per instance) fail, for tests of callers' error
+ * paths. */
+static int op_begin(jn_backend *be, const char *op) {
+    jn_cpu *c = (jn_cpu *)be->impl;
+    if (c->err.code != JN_OK) return 0;
+    c->n_ops++;
+    if (c->fault_op > 0 && c->n_ops == c->fault_op) {
+        jn_fail(&c->err, JN_ERR_RUNTIME, "cpu backend: injected fault in op call %ld (%s), JANUS_FAULT_OP=%ld",
+                c->n_ops, op, c->fault_op);
+        return 0;
+    }
+    return 1;
+}
+
+static jn_status cpu_status(jn_backend *be, jn_error *err) {
+    jn_cpu *c = (jn_cpu *)be->impl;
+    if (c->err.code == JN_OK) return JN_OK;
+    if (err) *err = c->err;
+    return c->err.code;
+}
+
+static void op_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int M) {
+    if (op_begin(be, "matmul")) jn_cpu_matmul(be, y, x, w, bias, M);
+}
+static void op_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n) {
+    if (op_begin(be, "get_rows")) cpu_get_rows(be, y, w, ids_host, n);
+}
+static void op_rms_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps) {
+    if (op_begin(be, "rms_norm")) cpu_rms_norm(be, y, x, w, M, N, eps);
+}
+static void op_layer_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M,
+                          int N, float eps) {
+    if (op_begin(be, "layer_norm")) cpu_layer_norm(be, y, x, w, b, M, N, eps);
+}
+static void op_group_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                          int C, int G, float eps) {
+    if (op_begin(be, "group_norm")) cpu_group_norm(be, y, x, w, b, HW, C, G, eps);
+}
+static void op_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                    const int32_t *pos0_host, float theta) {
+    if (op_begin(be, "rope")) cpu_rope(be, x, n_seq, n_tok, n_head, d_head, ld, pos0_host, theta);
+}
+static void op_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                         int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                         int causal, float scale) {
+    if (op_begin(be, "attention"))
+        jn_cpu_attention(be, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal, scale);
+}
+static void op_add(jn_backend *be, float *y, const float *a, const float *b, size_t n) {
+    if (op_begin(be, "add")) jn_cpu_add(be, y, a, b, n);
+}
+static void op_mul(jn_backend *be, float *y, const float *a, const float *b, size_t n) {
+    if (op_begin(be, "mul")) jn_cpu_mul(be, y, a, b, n);
+}
+static void op_scale(jn_backend *be, float *y, const float *x, float s, size_t n) {
+    if (op_begin(be, "scale")) jn_cpu_scale(be, y, x, s, n);
+}
+static void op_gelu(jn_backend *be, float *y, const float *x, size_t n) {
+    if (op_begin(be, "gelu")) jn_cpu_gelu(be, y, x, n);
+}
+static void op_silu(jn_backend *be, float *y, const float *x, size_t n) {
+    if (op_begin(be, "silu")) jn_cpu_silu(be, y, x, n);
+}
+static void op_swiglu(jn_backend *be, float *y, const float *gate, const float *up, size_t n) {
+    if (op_begin(be, "swiglu")) jn_cpu_swiglu(be, y, gate, up, n);
+}
+static void op_copy2d(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols) {
+    if (op_begin(be, "copy2d")) cpu_copy2d(be, y, ldy, x, ldx, rows, cols);
+}
+static void op_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int H,
+                      int W, int stride, int pad) {
+    if (op_begin(be, "conv2d")) jn_cpu_conv2d(be, y, x, w, bias, H, W, stride, pad);
+}
+static void op_upsample2x(jn_backend *be, float *y, const float *x, int H, int W, int C) {
+    if (op_begin(be, "upsample2x")) cpu_upsample2x(be, y, x, H, W, C);
+}
+
+/* ---------------------------------------------------------------- ISA choice */
+
+static int env_on(const char *name) {
+    const char *e = getenv(name);
+    return e && e[0] && e[0] != '0';
+}
+
+/* best ISA of this CPU + OS, lowered by JANUS_CPU_ISA / JANUS_CPU_SCALAR (cpu_internal.h) */
+static jn_status choose_isa(jn_cpu *c, jn_error *err) {
+    int has_avx2 = 0, has_avxvnni = 0, has_avx512 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    unsigned a = 0, b = 0, cx = 0, d = 0;
+    int f16c = __get_cpuid(1, &a, &b, &cx, &d) && (cx & (1u << 29)); /* CPUID.1:ECX.F16C */
+    has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    /* CPUID.(7,1):EAX bit 4 = AVX-VNNI (VEX vpdpbusd) */
+    has_avxvnni = has_avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && (a & (1u << 4));
+    /* __builtin_cpu_supports checks the OS enables the zmm state (XGETBV) */
+    has_avx512 = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#endif
+    jn_cpu_isa best = has_avx512 ? JN_ISA_AVX512 : has_avx2 ? JN_ISA_AVX2 : JN_ISA_SCALAR, want = best;
+    const char *e = getenv("JANUS_CPU_ISA");
+    if (e && e[0]) {
+        if (!strcmp(e, "avx512")) want = JN_ISA_AVX512;
+        else if (!strcmp(e, "avx2")) want = JN_ISA_AVX2;
+        else if (!strcmp(e, "scalar")) want = JN_ISA_SCALAR;
+        else
+            return jn_fail(err, JN_ERR_USAGE, "cpu backend: JANUS_CPU_ISA=%s: expected avx512, avx2 or scalar", e);
+    }
+    if (env_on("JANUS_CPU_SCALAR")) want = JN_ISA_SCALAR;
+    c->isa = want < best ? want : best; /* never above what the CPU has */
+    c->avx2 = c->isa >= JN_ISA_AVX2;
+    c->vnni = c->avx2 && has_avxvnni;
+    c->avx512 = c->isa == JN_ISA_AVX512;
+    if (env_on("JANUS_CPU_NO_VNNI")) c->vnni = c->avx512 = 0; /* plain AVX2 quantized kernels (tests, timing) */
+    return JN_OK;
+}
+
 /* ---------------------------------------------------------------- constructor */
 
 jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
@@ -380,20 +580,12 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
         jn_fail(err, JN_ERR_NOMEM, "cpu backend: out of memory");
         return NULL;
     }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    {
-        unsigned a = 0, b = 0, cx = 0, d = 0;
-        int f16c = __get_cpuid(1, &a, &b, &cx, &d) && (cx & (1u << 29)); /* CPUID.1:ECX.F16C */
-        c->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
-        /* CPUID.(7,1):EAX bit 4 = AVX-VNNI (VEX vpdpbusd) */
-        c->vnni = c->avx2 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && (a & (1u << 4));
+    if (choose_isa(c, err) != JN_OK) {
+        cpu_destroy(be);
+        return NULL;
     }
-#endif
-    const char *env = getenv("JANUS_CPU_SCALAR");
-    if (env && env[0] && env[0] != '0') c->avx2 = c->vnni = 0;
-    env = getenv("JANUS_CPU_NO_VNNI"); /* forces the plain AVX2 quantized kernel (tests, timing) */
-    if (env && env[0] && env[0] != '0') c->vnni = 0;
+    const char *fault = getenv("JANUS_FAULT_OP");
+    if (fault && fault[0]) c->fault_op = strtol(fault, NULL, 10);
 
     be->name = "cpu";
     be->alloc = cpu_alloc;
@@ -406,22 +598,23 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
     be->weight_release = cpu_weight_release;
     be->synchronize = cpu_synchronize;
     be->destroy = cpu_destroy;
-    be->matmul = jn_cpu_matmul;
-    be->get_rows = cpu_get_rows;
-    be->rms_norm = cpu_rms_norm;
-    be->layer_norm = cpu_layer_norm;
-    be->group_norm = cpu_group_norm;
-    be->rope = cpu_rope;
-    be->attention = jn_cpu_attention;
-    be->add = jn_cpu_add;
-    be->mul = jn_cpu_mul;
-    be->scale = jn_cpu_scale;
-    be->gelu = jn_cpu_gelu;
-    be->silu = jn_cpu_silu;
-    be->swiglu = jn_cpu_swiglu;
-    be->copy2d = cpu_copy2d;
-    be->conv2d = jn_cpu_conv2d;
-    be->upsample2x = cpu_upsample2x;
+    be->matmul = op_matmul;
+    be->get_rows = op_get_rows;
+    be->rms_norm = op_rms_norm;
+    be->layer_norm = op_layer_norm;
+    be->group_norm = op_group_norm;
+    be->rope = op_rope;
+    be->attention = op_attention;
+    be->add = op_add;
+    be->mul = op_mul;
+    be->scale = op_scale;
+    be->gelu = op_gelu;
+    be->silu = op_silu;
+    be->swiglu = op_swiglu;
+    be->copy2d = op_copy2d;
+    be->conv2d = op_conv2d;
+    be->upsample2x = op_upsample2x;
+    be->status = cpu_status;
     jn_backend_host_extra_ops(be); /* the entries of the CUDA block: sample, *_dpos, K/V, capture */
     return be;
 }

@@ -5,11 +5,12 @@
  * (≤ 256 KB per thread) and each tile goes straight into the matmul micro-kernels. Float weights
  * are converted to f32 once per call (shared scratch; f32 weights are used in place); q8_0/q4_0
  * weights quantize each im2col tile to q8 blocks. 1×1 / stride 1 / pad 0 is a plain matmul over
- * the pixels (no im2col at all). Tiles are split statically over the pool; each output element is
+ * the pixels (no im2col at all). Threads take tiles from an atomic counter; each output element is
  * computed by one micro-kernel sequence, so results do not depend on the thread count.
  * im2col column order matches W's [Cin, kh, kw] flattening: k = (ci·kh + ky)·kw + kx. */
 #include "cpu_internal.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 typedef struct conv_ctx {
@@ -24,6 +25,7 @@ typedef struct conv_ctx {
     int H, W, Cin, Cout, kh, kw, stride, pad, Ho, Wo, K;
     int tp;             /* output pixels per tile */
     long n_tiles;
+    atomic_long next;   /* next tile to take */
     /* weight conversion phase */
     const uint8_t *wsrc;
     float *wdst;
@@ -55,12 +57,13 @@ static void im2col_tile(const conv_ctx *t, int p0, int np, float *col) {
 
 static void conv_task(void *arg, int ith, int nth) {
     conv_ctx *t = (conv_ctx *)arg;
-    long tb, te;
-    jn_split_range(t->n_tiles, ith, nth, &tb, &te);
+    (void)nth;
     float *col = (float *)t->c->tscratch[ith];                         /* [tp, K] */
     jn_q8x *colq = (jn_q8x *)(col + (size_t)t->tp * (size_t)t->K);     /* [tp, K/32] */
     const int P = t->Ho * t->Wo;
-    for (long tile = tb; tile < te; tile++) {
+    for (;;) {
+        long tile = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (tile >= t->n_tiles) break;
         int p0 = (int)(tile * t->tp), np = P - p0 < t->tp ? P - p0 : t->tp;
         im2col_tile(t, p0, np, col);
         float *yp = t->y + (size_t)p0 * t->Cout;
@@ -121,11 +124,12 @@ void jn_cpu_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w,
     if (tp_bal < tp) tp = tp_bal < 4 ? 4 : tp_bal;
     t.tp = tp;
     t.n_tiles = (P + tp - 1) / tp;
+    atomic_init(&t.next, 0);
 
     size_t per_thread = (size_t)tp * (size_t)t.K * sizeof(float) + 64;
     if (quant) per_thread += (size_t)tp * (size_t)(t.K / 32) * sizeof(jn_q8x);
     size_t shared = (!quant && t.wt != JN_F32) ? (size_t)t.Cout * (size_t)t.K * sizeof(float) : 0;
-    jn_cpu_reserve(c, per_thread, shared);
+    if (!jn_cpu_reserve(c, per_thread, shared)) return;
 
     if (quant) {
         t.wq = (const uint8_t *)w->data;

@@ -2,8 +2,8 @@
  *
  * Why: the cpu backend is split by op family (backend_cpu.c: table, memory, norms, rope,
  * element-wise; matmul.c; conv2d.c; attention.c). They share one impl struct (thread pool,
- * scratch grown on demand, the AVX2 switch) and the single-threaded matmul block kernels, which
- * conv2d reuses on im2col tiles.
+ * scratch grown on demand, the ISA chosen at creation, the sticky error) and the single-threaded
+ * matmul block kernels, which conv2d reuses on im2col tiles.
  *
  * Numerics: every output element is reduced by exactly one thread with an arithmetic sequence
  * that depends neither on the thread count nor on the tile it falls in nor on M (so a row gives
@@ -23,11 +23,52 @@ typedef struct jn_q8x {
     int32_t ns[8];
 } jn_q8x;
 
+/* Instruction sets, chosen once per backend instance (jn_backend_cpu_create): the best the CPU
+ * and OS support, lowered by JANUS_CPU_ISA=avx512|avx2|scalar (never raised above what the CPU
+ * has). JANUS_CPU_SCALAR=1 is JANUS_CPU_ISA=scalar; JANUS_CPU_NO_VNNI=1 keeps the ISA but turns
+ * off VNNI dot products (AVX-512 quantized matmul then falls back to the AVX2 kernels). */
+typedef enum jn_cpu_isa {
+    JN_ISA_SCALAR = 0,
+    JN_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C (+ AVX-VNNI when present) */
+    JN_ISA_AVX512 = 2, /* AVX-512 F/BW/VL/VNNI + the AVX2 set */
+} jn_cpu_isa;
+
+/* The quantized weight layout made by weight_upload on AVX2/AVX-512 instances (matmul_packed.c):
+ * rows in groups of JN_PACK_ROWS; per group and 32-block: JN_PACK_ROWS f16 scales, then the
+ * quants transposed so that each 32-bit lane of a 64-byte vector holds 4 bytes of one row (q4_0:
+ * 4 chunks of the 16 nibble bytes; q8_0: 8 chunks of the 32 bytes XOR 0x80, i.e. q + 128
+ * unsigned). Missing rows of the last group are zero with scale 0. The buffer starts with this
+ * header, so any instance recognises it from w->dev and w->type alone. */
+#define JN_PACK_ROWS 16
+#define JN_PACK_MAGIC 0x314b4350554a4e4aull /* "JNJUPCK1" */
+typedef struct jn_cpu_packed {
+    uint64_t magic;
+    int32_t type; /* jn_dtype of the source (q4_0 / q8_0) */
+    int32_t N, K;
+    int32_t n_groups, nb;
+    int32_t group_bytes; /* bytes of one group's 32-block: 2·16 scales + 16·16 or 16·32 quants */
+    uint8_t pad_[32];
+} jn_cpu_packed; /* 64 bytes; the data follows */
+
+/* the packed header of w->dev, or NULL when w is in the plain file layout */
+static inline const jn_cpu_packed *jn_cpu_packed_of(const jn_weight *w) {
+    if (!w->dev || w->dev == w->data || (w->type != JN_Q4_0 && w->type != JN_Q8_0)) return NULL;
+    const jn_cpu_packed *p = (const jn_cpu_packed *)w->dev;
+    return p->magic == JN_PACK_MAGIC && p->type == (int32_t)w->type ? p : NULL;
+}
+
 typedef struct jn_cpu {
     jn_pool *pool;
     int nth;
-    int avx2;              /* AVX2 + FMA + F16C usable */
+    jn_cpu_isa isa;
+    int avx2;              /* isa >= AVX2: AVX2 + FMA + F16C usable */
     int vnni;              /* avx2 and AVX-VNNI usable (quantized matmul; same results as avx2) */
+    int avx512;            /* isa == AVX512 and VNNI allowed: 512-bit kernels for packed weights
+                              (else AVX2 instances use the 256-bit packed kernels) */
+    /* sticky error: the first failure (scratch OOM, injected fault); later ops are no-ops */
+    jn_error err;
+    long n_ops;            /* op calls so far (for JANUS_FAULT_OP) */
+    long fault_op;         /* JANUS_FAULT_OP: the 1-based op call that fails, 0 = none */
     /* per-thread scratch: nth buffers of tsize bytes, 64-byte aligned */
     void **tscratch;
     size_t tsize;
@@ -36,9 +77,23 @@ typedef struct jn_cpu {
     size_t shared_size;
 } jn_cpu;
 
-/* Grows the scratch (called on the calling thread before a pool run; aborts on OOM because ops
- * cannot report errors). */
-void jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes);
+/* Grows the scratch (called on the calling thread before a pool run). Returns 0 and records a
+ * sticky JN_ERR_NOMEM in c->err when it cannot; the op must then return without computing. */
+int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes);
+
+/* ---- packed quantized weights (matmul_packed.c) ---- */
+/* bytes of the packed copy of an [N, K] q4_0/q8_0 weight, header included */
+size_t jn_cpu_packed_bytes(jn_dtype t, int64_t N, int64_t K);
+/* The packed copy of w (plain layout in w->data) in dst (jn_cpu_packed_bytes bytes, 64-byte
+ * aligned): the header first, then groups [g0, g1) (any split, e.g. over threads). */
+void jn_cpu_pack_header(const jn_weight *w, void *dst);
+void jn_cpu_pack_groups(const jn_weight *w, void *dst, int g0, int g1);
+/* plain q4_0/q8_0 block of row n, block b of a packed weight (for get_rows and the scalar
+ * paths): writes sizeof(jn_block_q*_0) bytes to out */
+void jn_cpu_packed_block(const jn_cpu_packed *p, int n, int b, uint8_t *out);
+/* the matmul over a packed weight (AVX2 or AVX-512 instances): y[M, N] = x[M, K]·Wᵀ (+ bias),
+ * threaded (one pool dispatch, activations quantized inside it) */
+void jn_cpu_matmul_packed(jn_cpu *c, float *y, const float *x, const jn_cpu_packed *p, const float *bias, int M);
 
 /* ---- matmul building blocks (single-threaded; matmul.c) ---- */
 /* y[m*ldy + n] = x[m*ldx, :K] · w[n*ldw, :K] (+ bias[n]) for m < M, n < N, f32 weights. */

@@ -16,10 +16,19 @@
  *  - Each output element's arithmetic is one fixed sequence (same lanes, same K order, same
  *    horizontal sum) whatever the tile shape, thread count or M: bit-identical results for any
  *    partition, and a row's result does not depend on the batch it is in.
- *  - Threads take contiguous ranges of (W-chunk, x-row-block) tasks: static partition. */
+ *  - The task grid (W-chunk × x-row-block) is fixed by the shapes; threads take tasks from an
+ *    atomic counter (an early finisher takes more instead of spinning), x is quantized inside
+ *    the same pool run (one dispatch per matmul).
+ *  - Float weights use these 256-bit tiles on AVX-512 instances too: 512-bit versions of the
+ *    same dot-product tiles measured slower (bench_ops --what gemm, by CPU time: 126-152 vs
+ *    158-164 GFLOP/s on a 2-core Xeon); a 512-bit float path needs a broadcast GEMM over packed
+ *    weight panels instead.
+ *  - Packed q4_0/q8_0 weights (made by AVX2/AVX-512 instances) go to matmul_packed.c; a scalar
+ *    instance handed one unpacks each chunk into scratch and runs the kernels below. */
 #include "cpu_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,6 +297,7 @@ JN_AVX2_FN static void rows_to_f32_avx2(jn_dtype t, const void *src, size_t row_
         }
     }
 }
+
 #endif /* JN_X86 */
 
 /* ================================================================ dispatch */
@@ -351,7 +361,8 @@ typedef struct mm_ctx {
     jn_cpu *c;
     float *y;          /* [M, N] */
     const float *x;    /* [M, K] */
-    const uint8_t *w;  /* [N, K] of type wt */
+    const uint8_t *w;  /* [N, K] of type wt (plain layout), or NULL with packed */
+    const jn_cpu_packed *packed; /* packed q weight used by a scalar instance */
     jn_dtype wt;
     size_t row_bytes;
     const float *bias; /* [N] or NULL */
@@ -360,33 +371,46 @@ typedef struct mm_ctx {
     int mb;            /* x rows per task */
     int n_mblk;
     long n_tasks;
+    atomic_long next;  /* next task to take */
     jn_q8x *xq;        /* [M, K/32] for quantized weights */
 } mm_ctx;
 
-static void mm_quantize_task(void *arg, int ith, int nth) {
-    mm_ctx *t = (mm_ctx *)arg;
-    long b, e;
-    jn_split_range(t->M, ith, nth, &b, &e);
-    if (e > b) jn_cpu_quantize_q8x(t->c, t->x + (size_t)b * t->K, (size_t)t->K, (int)(e - b), t->K,
-                                   t->xq + (size_t)b * (t->K / 32));
-}
-
+/* One pool run per matmul: (quantized weights) each thread quantizes its share of x rows, all
+ * meet at a barrier, then threads take (W-chunk, x-row-block) tasks from a counter. A task's
+ * outputs are computed in one fixed sequence, so which thread runs it does not matter. */
 static void mm_task(void *arg, int ith, int nth) {
     mm_ctx *t = (mm_ctx *)arg;
-    long tb, te;
-    jn_split_range(t->n_tasks, ith, nth, &tb, &te);
+    const int quant = t->wt == JN_Q8_0 || t->wt == JN_Q4_0;
+    const size_t K = (size_t)t->K;
+    if (quant) {
+        long b, e;
+        jn_split_range(t->M, ith, nth, &b, &e);
+        if (e > b) jn_cpu_quantize_q8x(t->c, t->x + (size_t)b * K, K, (int)(e - b), t->K, t->xq + (size_t)b * (K / 32));
+        jn_pool_barrier(t->c->pool, nth);
+    }
     float *wbuf = (float *)t->c->tscratch[ith];
     long last_chunk = -1;
-    const size_t K = (size_t)t->K;
-    for (long task = tb; task < te; task++) {
+    for (;;) {
+        long task = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (task >= t->n_tasks) break;
         long nc = task / t->n_mblk;
         int mbi = (int)(task % t->n_mblk);
         int n0 = (int)(nc * t->nbk), nn = imin(t->nbk, t->N - n0);
         int m0 = mbi * t->mb, mm = imin(t->mb, t->M - m0);
-        const uint8_t *wrow = t->w + (size_t)n0 * t->row_bytes;
+        const uint8_t *wrow = t->w ? t->w + (size_t)n0 * t->row_bytes : NULL;
         float *yp = t->y + (size_t)m0 * t->N + n0;
         const float *bp = t->bias ? t->bias + n0 : NULL;
-        if (t->wt == JN_Q8_0 || t->wt == JN_Q4_0) {
+        if (quant) {
+            if (t->packed) { /* back to the plain layout, chunk by chunk, in per-thread scratch */
+                uint8_t *plain = (uint8_t *)wbuf;
+                const size_t bb = t->row_bytes / (K / 32);
+                if (nc != last_chunk)
+                    for (int r = 0; r < nn; r++)
+                        for (int b = 0; b < (int)(K / 32); b++)
+                            jn_cpu_packed_block(t->packed, n0 + r, b, plain + (size_t)r * t->row_bytes + (size_t)b * bb);
+                last_chunk = nc;
+                wrow = plain;
+            }
             jn_cpu_mm_q(t->c, yp, (size_t)t->N, t->xq + (size_t)m0 * (K / 32), mm, wrow, t->row_bytes, t->wt, nn,
                         (int)(K / 32), bp);
         } else {
@@ -414,12 +438,18 @@ static void mm_task(void *arg, int ith, int nth) {
 void jn_cpu_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int M) {
     jn_cpu *c = (jn_cpu *)be->impl;
     if (M <= 0) return;
+    const jn_cpu_packed *packed = jn_cpu_packed_of(w);
+    if (packed && c->avx2) {
+        jn_cpu_matmul_packed(c, y, x, packed, bias ? (const float *)bias->data : NULL, M);
+        return;
+    }
     mm_ctx t;
     memset(&t, 0, sizeof t);
     t.c = c;
     t.y = y;
     t.x = x;
-    t.w = (const uint8_t *)w->data;
+    t.packed = packed;
+    t.w = packed ? NULL : (const uint8_t *)w->data;
     t.wt = w->type;
     t.M = M;
     t.N = (int)jn_weight_rows(w);
@@ -443,19 +473,16 @@ void jn_cpu_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w,
     while (t.mb > MR && n_chunks * ((M + t.mb - 1) / t.mb) < 4L * nth) t.mb = ((t.mb / 2) + MR - 1) / MR * MR;
     t.n_mblk = (M + t.mb - 1) / t.mb;
     t.n_tasks = n_chunks * t.n_mblk;
+    atomic_init(&t.next, 0);
 
-    size_t per_thread = quant || t.wt == JN_F32 ? 0 : (size_t)t.nbk * (size_t)t.K * sizeof(float);
+    size_t per_thread = t.wt == JN_F32 ? 0 : quant ? (packed ? (size_t)t.nbk * t.row_bytes : 0)
+                                                   : (size_t)t.nbk * (size_t)t.K * sizeof(float);
     size_t shared = quant ? (size_t)M * (size_t)(t.K / 32) * sizeof(jn_q8x) : 0;
-    jn_cpu_reserve(c, per_thread, shared);
+    if (!jn_cpu_reserve(c, per_thread, shared)) return;
     t.xq = (jn_q8x *)c->shared;
 
     /* tiny problems are not worth waking the pool */
     double work = (double)M * t.N * t.K;
-    if (work < 64.0 * 1024.0 || nth == 1) {
-        if (quant) mm_quantize_task(&t, 0, 1);
-        mm_task(&t, 0, 1);
-        return;
-    }
-    if (quant) jn_pool_run(c->pool, mm_quantize_task, &t);
-    jn_pool_run(c->pool, mm_task, &t);
+    if (work < 64.0 * 1024.0 || nth == 1) mm_task(&t, 0, 1);
+    else jn_pool_run(c->pool, mm_task, &t);
 }

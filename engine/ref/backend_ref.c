@@ -53,6 +53,12 @@ static void ref_weight_release(jn_backend *be, jn_weight *w) {
     w->dev = NULL;
 }
 static void ref_synchronize(jn_backend *be) { (void)be; }
+/* the oracle has no recoverable failure (its per-call mallocs assert) */
+static jn_status ref_status(jn_backend *be, jn_error *err) {
+    (void)be;
+    (void)err;
+    return JN_OK;
+}
 static void ref_destroy(jn_backend *be) { free(be); }
 
 /* ---------------------------------------------------------------- helpers */
@@ -328,6 +334,7 @@ jn_backend *jn_backend_ref_create(jn_error *err) {
     be->weight_release = ref_weight_release;
     be->synchronize = ref_synchronize;
     be->destroy = ref_destroy;
+    be->status = ref_status;
     be->matmul = ref_matmul;
     be->get_rows = ref_get_rows;
     be->rms_norm = ref_rms_norm;

@@ -1,0 +1,113 @@
+/* engine/cpu/matmul_packed256.h — the 256-bit kernel over packed q4_0/q8_0 weights, instantiated
+ * twice by matmul_packed.c (AVX-VNNI vpdpbusd, and plain AVX2 maddubs/madd).
+ *
+ * Why a template: as in matmul_qk.h, intrinsics of one target cannot be inlined into a function
+ * of another, so only the attributes and the dot-product macro differ. Each 64-byte chunk of the
+ * packed layout is two ymm halves: rows 0-7 (bytes 0-31) and rows 8-15 (bytes 32-63); a call
+ * computes one half of a group (8 weight rows). The int32 sums are exactly Σ q_w·q_x and the f32
+ * epilogue is the scalar kernel's ((float)s · (d_w · d_x), added in block order), so every
+ * instantiation gives the scalar path's bits. Plain AVX2 cannot take q8_0's q + 128 bytes
+ * (maddubs would saturate): it restores the signed quants and uses |w| · sign(x, w) instead of
+ * the correction term. matmul_packed.c defines before including:
+ *   JN_PK_INLINE, JN_PK_FN      attributes (always_inline + target; target)
+ *   JN_PK_MK, JN_PK_TILE        the two function names
+ *   JN_PK_VNNI                  1: JN_PK_DOT is vpdpbusd (u8 q + 128 allowed), 0: maddubs
+ *   JN_PK_DOT(acc, u, s)        acc + per-lane Σ of 4 products u (unsigned bytes) · s (signed)
+ * Include only from matmul_packed.c, inside its JN_X86 section. */
+
+#define MR256 4 /* x rows per micro-tile */
+
+JN_PK_INLINE void JN_PK_MK(const int mr, const int q4, const uint8_t *xq, size_t xs, int nb, const uint8_t *grp,
+                           int gb, int half, float *y, size_t ldy, int nvalid, const float *bias) {
+    const __m256i lo4 = _mm256_set1_epi8(0x0f);
+    const size_t dofs = (size_t)nb * 32, cofs = dofs + (size_t)nb * 4;
+    __m256 facc[MR256];
+    for (int i = 0; i < mr; i++) facc[i] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = grp + (size_t)b * gb;
+        if (half == 0)
+            for (int o = 0; o < gb; o += 64) _mm_prefetch((const char *)blk + 2048 + o, _MM_HINT_T0);
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * half)));
+        const uint8_t *qw = blk + 2 * JN_PACK_ROWS + 32 * half;
+        __m256i acc[MR256];
+        for (int i = 0; i < mr; i++) {
+            int32_t c = 0;
+            if (q4 || JN_PK_VNNI) memcpy(&c, xq + (size_t)i * xs + cofs + 4 * (size_t)b, 4);
+            acc[i] = _mm256_set1_epi32(c);
+        }
+        if (q4) {
+            for (int k = 0; k < 4; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
+                __m256i lo = _mm256_and_si256(v, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
+                for (int i = 0; i < mr; i++) {
+                    const uint8_t *xb = xq + (size_t)i * xs + 32 * (size_t)b;
+                    int32_t a0, a1;
+                    memcpy(&a0, xb + 4 * k, 4);
+                    memcpy(&a1, xb + 16 + 4 * k, 4);
+                    acc[i] = JN_PK_DOT(acc[i], lo, _mm256_set1_epi32(a0));
+                    acc[i] = JN_PK_DOT(acc[i], hi, _mm256_set1_epi32(a1));
+                }
+            }
+        } else {
+            for (int k = 0; k < 8; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
+#if !JN_PK_VNNI
+                const __m256i ws = _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)); /* signed q */
+                const __m256i wu = _mm256_sign_epi8(ws, ws);                          /* |q| */
+#endif
+                for (int i = 0; i < mr; i++) {
+                    int32_t a0;
+                    memcpy(&a0, xq + (size_t)i * xs + 32 * (size_t)b + 4 * k, 4);
+#if JN_PK_VNNI
+                    acc[i] = JN_PK_DOT(acc[i], v, _mm256_set1_epi32(a0));
+#else
+                    acc[i] = JN_PK_DOT(acc[i], wu, _mm256_sign_epi8(_mm256_set1_epi32(a0), ws));
+#endif
+                }
+            }
+        }
+        for (int i = 0; i < mr; i++) {
+            float dx;
+            memcpy(&dx, xq + (size_t)i * xs + dofs + 4 * (size_t)b, 4);
+            __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(dx));
+            facc[i] = _mm256_add_ps(facc[i], _mm256_mul_ps(_mm256_cvtepi32_ps(acc[i]), scale));
+        }
+    }
+    float out[8];
+    for (int i = 0; i < mr; i++) {
+        _mm256_storeu_ps(out, facc[i]);
+        for (int j = 0; j < nvalid; j++) y[(size_t)i * ldy + j] = bias ? out[j] + bias[j] : out[j];
+    }
+}
+
+/* rows [m0, m1) of x (quantized) × groups [g0, g1), 8 weight rows at a time */
+JN_PK_FN static void JN_PK_TILE(const jn_cpu_packed *p, const uint8_t *xq, float *y, int N, const float *bias, int g0,
+                                int g1, int m0, int m1) {
+    const int q4 = p->type == JN_Q4_0, nb = p->nb, gb = p->group_bytes;
+    const size_t xs = xq_stride(nb);
+    const uint8_t *data = (const uint8_t *)(p + 1);
+    for (int g = g0; g < g1; g++)
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *grp = data + (size_t)g * nb * (size_t)gb;
+            int n0 = g * JN_PACK_ROWS + 8 * half, nvalid = N - n0 < 8 ? N - n0 : 8;
+            if (nvalid <= 0) break;
+            const float *bp = bias ? bias + n0 : NULL;
+            for (int m = m0; m < m1; m += MR256) {
+                int mr = m1 - m < MR256 ? m1 - m : MR256;
+                const uint8_t *xp = xq + (size_t)m * xs;
+                float *yp = y + (size_t)m * N + n0;
+#define JN_MK(a)                                                                        \
+    case a:                                                                             \
+        if (q4) JN_PK_MK(a, 1, xp, xs, nb, grp, gb, half, yp, (size_t)N, nvalid, bp);   \
+        else JN_PK_MK(a, 0, xp, xs, nb, grp, gb, half, yp, (size_t)N, nvalid, bp);      \
+        break
+                switch (mr) {
+                    JN_MK(1); JN_MK(2); JN_MK(3); JN_MK(4);
+                    default: break;
+                }
+#undef JN_MK
+            }
+        }
+}
+
+#undef MR256
