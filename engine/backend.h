@@ -142,7 +142,6 @@ struct jn_backend {
      * entries do not) fail with "cpu backend: injected fault in op call N (op), ...", for tests
      * of callers' error paths. Use jn_backend_status() (handles NULL and cuda). */
     jn_status (*status)(jn_backend *be, jn_error *err);
-
     /* ==== added by the CUDA work (issue 14): device sampling, step capture, half K/V caches,
      * fused GroupNorm+SiLU. ref/cpu fill these with jn_backend_host_extra_ops. ==== */
     /* Samples n_out ids from f32 logits (backend memory): rows as in jn_sample_rows (sample.h),
@@ -223,7 +222,6 @@ jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
 static inline jn_status jn_backend_status(jn_backend *be, jn_error *err) {
     return be->status ? be->status(be, err) : jn_backend_cuda_last_error(be, err);
 }
-
 /* Settings of the cuda backend (error for other backends and unknown keys/values):
  *  "gemm"  = "f32" (default: pedantic FP32 SGEMM, the f32 contract above) | "bf16" | "f16": the
  *            large-M GEMMs (prefill, SigLIP, VQ convolutions) round x and W to that type and
