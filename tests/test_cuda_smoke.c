@@ -591,7 +591,7 @@ int main(void) {
         gemm_abs = conv_abs = abss[q];
         fprintf(stderr, "-- GEMM precision %s\n", modes[q]);
         for (int t = 0; t < 5; t++) t_matmul(types[t], 64, 67, 256, 1, 0);
-        t_matmul(JN_F32, 40, 19, 100, 0, 0);
+        t_matmul(JN_F32, 40, 19, 100, 0, 0); /* K % 8 != 0: the FP32 fallback */
         t_matmul(JN_Q8_0, 300, 512, 1024, 1, 0);
         t_matmul(JN_BF16, 33, 2048, 2048, 0, 0);
         t_conv(JN_F16, 12, 8, 3, 3, 9, 7, 1, 1, 1, 4);

@@ -117,8 +117,9 @@ void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, c
 
 /* gemm_lt.cu: y[M, N] (row stride ldy) = x[M, K] · Wᵀ with x and W rounded to the half type of
  * c->gemm_mode (≠ F32) and f32 accumulation on tensor cores; W is the weight w (any dtype) or,
- * when w == NULL, the f32 device matrix wf[N, K]. */
-void jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const jn_weight *w, const float *wf,
+ * when w == NULL, the f32 device matrix wf[N, K]. Returns 1 if queued (or an error recorded),
+ * 0 if the shape needs the FP32 path (K not a multiple of 8). */
+int jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const jn_weight *w, const float *wf,
                        int M, int N, int K);
 int jn_cuda_gemm_parse(const char *s); /* "f32"/"bf16"/"f16" (NULL/"" = f32) → JN_CUDA_GEMM_*, -1 if unknown */
 const char *jn_cuda_gemm_name(int mode);

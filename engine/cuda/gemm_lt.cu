@@ -122,10 +122,14 @@ static void half_matmul_t(jn_cuda_impl *c, float *y, int64_t ldy, const float *x
     }
 }
 
-void jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const jn_weight *w, const float *wf,
-                       int M, int N, int K) {
+int jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const jn_weight *w, const float *wf,
+                      int M, int N, int K) {
+    /* half rows of K elements must stay 16-byte aligned for the tensor-core kernels; other K
+     * (rare: none in Janus) take the FP32 path */
+    if (K % 8 != 0) return 0;
     if (c->gemm_mode == JN_CUDA_GEMM_BF16)
         half_matmul_t<__nv_bfloat16>(c, y, ldy, x, w, wf, M, N, K, CUDA_R_16BF, JN_BF16);
     else
         half_matmul_t<__half>(c, y, ldy, x, w, wf, M, N, K, CUDA_R_16F, JN_F16);
+    return 1;
 }

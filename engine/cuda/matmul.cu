@@ -244,10 +244,8 @@ void jn_cuda_add_bias(jn_cuda_impl *c, float *y, const float *bias, int64_t M, i
 
 void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const float *wf, int M, int N, int K) {
     if (M <= 0 || N <= 0) return;
-    if (c->gemm_mode != JN_CUDA_GEMM_F32) { /* tensor cores (conv2d's im2col GEMMs) */
-        jn_cuda_half_gemm(c, y, ldy, x, NULL, wf, M, N, K);
-        return;
-    }
+    /* tensor cores (conv2d's im2col GEMMs) when chosen and the shape allows */
+    if (c->gemm_mode != JN_CUDA_GEMM_F32 && jn_cuda_half_gemm(c, y, ldy, x, NULL, wf, M, N, K)) return;
     const float one = 1.0f, zero = 0.0f;
     /* column-major view: yᵀ[N, M] = Wf[N, K] · xᵀ[K, M]  (Wf row-major [N,K] = col-major [K,N], op T) */
     (void)JN_CUBLAS_OK(c, cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wf, K, x, K, &zero, y,
@@ -271,8 +269,8 @@ static void matmul_impl(jn_cuda_impl *c, float *y, const float *x, const jn_weig
         gemv(c, y, x, w, b, M, N, K, rb);
         return;
     }
-    if (c->gemm_mode != JN_CUDA_GEMM_F32) {
-        jn_cuda_half_gemm(c, y, N, x, w, NULL, M, N, K);
+    if (c->gemm_mode != JN_CUDA_GEMM_F32 && jn_cuda_half_gemm(c, y, N, x, w, NULL, M, N, K)) {
+        /* queued on tensor cores */
     } else if (w->type == JN_F32) {
         jn_cuda_sgemm_xwt(c, y, N, x, (const float *)w->dev, M, N, K);
     } else {
