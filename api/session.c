@@ -77,7 +77,7 @@ janus_model *janus_session_model(janus_session *s) { return s->m; }
 void janus_session_get_stats(const janus_session *s, janus_session_stats *out) { *out = s->stats; }
 
 jn_status janus_session_check_backend(janus_session *s, jn_error *err) {
-    return jn_backend_cuda_last_error(s->be, err);
+    return jn_backend_status(s->be, err);
 }
 
 int janus_session_decode(janus_session *s, const int32_t *tokens, int n_images, janus_image **images,

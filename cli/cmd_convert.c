@@ -4,8 +4,10 @@
  * progress on stderr. Exit codes: 0 ok, 1 runtime, 2 usage (bad flag, output exists without
  * --force), 3 bad or missing input. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -23,6 +25,34 @@ static void usage(FILE *f) {
             "      --keep-unused   keep tensors inference never reads (VQ encoder, SigLIP attn_pool, ...)\n"
             "  -f, --force         overwrite an existing output file\n"
             "  -v, --verbose       say what is converted and how long it took (stderr)\n");
+}
+
+/* --force must never replace an input: returns the name of the file in model_dir that out_path
+ * is (same device and inode, through any symlink or hard link), or NULL. Inputs are the
+ * directory's .json, .bin and .safetensors files (configs, tokenizer, weights, shard indexes);
+ * an earlier output (.gguf) in the same directory may be replaced. */
+static int is_input_name(const char *n) {
+    const char *dot = strrchr(n, '.');
+    return dot && (!strcmp(dot, ".json") || !strcmp(dot, ".bin") || !strcmp(dot, ".safetensors"));
+}
+
+static const char *output_is_input(const char *model_dir, const char *out_path, char *name, size_t name_size) {
+    struct stat so, si;
+    if (stat(out_path, &so) != 0) return NULL; /* a new file cannot be an input */
+    DIR *d = opendir(model_dir);
+    if (!d) return NULL; /* janus_convert reports an unreadable MODEL_DIR */
+    const char *hit = NULL;
+    char p[4096];
+    for (struct dirent *e; !hit && (e = readdir(d));) {
+        if (!is_input_name(e->d_name) || (size_t)snprintf(p, sizeof p, "%s/%s", model_dir, e->d_name) >= sizeof p)
+            continue;
+        if (stat(p, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+            snprintf(name, name_size, "%s", e->d_name);
+            hit = name;
+        }
+    }
+    closedir(d);
+    return hit;
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -61,6 +91,10 @@ int cmd_convert(int argc, char **argv) {
     int ok = 0;
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) ok |= !strcmp(p.type, TYPES[i]);
     if (!ok) return cli_usage_error("convert", "unknown --type '%s' (expected f32, f16, bf16, q8_0 or q4_0)", p.type);
+    char in_name[256];
+    if (output_is_input(p.model_dir, p.out_path, in_name, sizeof in_name))
+        return cli_usage_error("convert", "-o %s is %s of %s itself, an input of this conversion; choose another output",
+                               p.out_path, in_name, p.model_dir);
     p.progress = cli_progress;
     if (verbose) fprintf(stderr, "janus convert: %s -> %s (type %s%s)\n", p.model_dir, p.out_path, p.type,
                          p.keep_unused ? ", keeping unused tensors" : "");

@@ -19,7 +19,7 @@ out="$TMP/tiny.gguf"
 check "convert" 0 "$JANUS_BIN" convert "$M" -o "$out"
 [ "$(cat "$TMP/out.txt")" = "$out" ] && echo "ok: stdout is the output path" || { echo "FAIL: stdout: $(cat "$TMP/out.txt")"; fails=$((fails + 1)); }
 [ -s "$out" ] || { echo "FAIL: no output file"; fails=$((fails + 1)); }
-ls "$TMP" | grep -q 'tmp-' && { echo "FAIL: temporary file left"; fails=$((fails + 1)); }
+ls "$TMP" | grep -q '\.partial' && { echo "FAIL: temporary file left"; fails=$((fails + 1)); }
 sum1="$(cksum < "$out")"
 
 check "info" 0 "$JANUS_BIN" info "$out"

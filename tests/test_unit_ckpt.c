@@ -508,7 +508,7 @@ static void expect_bad(const char *label, const char *dir, const char *substr) {
     TU_CHECK(ec == 3 && pv && pl == 8 && !memcmp(pv, "precious", 8), "%s: existing output clobbered (exit %d)", label, ec);
     free(pv);
     /* no temporary files left either */
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q 'tmp-'", dir);
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q '\\.partial$'", dir);
     TU_CHECK(tu_system(cmd) != 0, "%s: temporary file left behind", label);
     unlink(out);
 }

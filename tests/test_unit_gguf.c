@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/io/file.h"
 #include "engine/io/gguf.h"
 #include "testutil.h"
 
@@ -644,7 +645,7 @@ static int count_temps(const char *dir, const char *base) {
     struct dirent *e;
     size_t bl = strlen(base);
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, base, bl) == 0 && strstr(e->d_name + bl, ".tmp-")) n++;
+        if (strncmp(e->d_name, base, bl) == 0 && !strcmp(e->d_name + bl, JN_PARTIAL_SUFFIX)) n++;
     closedir(d);
     return n;
 }

@@ -7,6 +7,7 @@
  * resident memory at one slice of one tensor. */
 #define _POSIX_C_SOURCE 200809L
 #include "ckpt.h"
+#include "file.h"
 #include "json.h"
 
 #include <errno.h>
@@ -168,19 +169,7 @@ jn_status jn_pread_full_(int fd, void *buf, size_t n, uint64_t off, const char *
 /* ---------------- opening ---------------- */
 
 static int open_file(const char *path, uint64_t *size, jn_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        jn_fail(err, JN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        jn_fail(err, JN_ERR_IO, "%s: not a regular file", path);
-        return -1;
-    }
-    *size = (uint64_t)st.st_size;
-    return fd;
+    return jn_open_input(path, size, err);
 }
 
 /* Adds a file and loads its tensors by content. */
@@ -227,9 +216,11 @@ jn_ckpt *jn_ckpt_open_file(const char *path, jn_error *err) {
     return c;
 }
 
+/* Any kind of file: a FIFO or directory under a weight file's name is then refused by the
+ * opener with a message saying what it is, rather than skipped as "no weights found". */
 static int file_exists(const char *p) {
     struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(p, &st) == 0;
 }
 
 static char *join(const char *dir, const char *name) {

@@ -76,10 +76,15 @@ typedef struct jn_zip_entry {
     uint64_t size;
     uint32_t crc32;
     uint16_t method;      /* 0 = stored; anything else is refused when the entry is used */
+    uint64_t header_offset; /* local header; the entry occupies [header_offset, data_offset + stored size) */
+    uint64_t stored_size;   /* bytes on disk (compressed size) */
 } jn_zip_entry;
 
 /* Reads the central directory of the zip file open on fd (file_size bytes), locating every
- * entry's data through its local header. path is for messages. */
+ * entry's data through its local header. Entries whose byte ranges (local header through data)
+ * overlap each other, or reach into the central directory, are refused, as Python's zipfile does:
+ * otherwise a crafted directory could make one weight silently read another entry's bytes.
+ * path is for messages. */
 jn_status jn_zip_read_dir(int fd, uint64_t file_size, const char *path, jn_zip_entry **entries, size_t *n,
                           jn_error *err);
 void jn_zip_free(jn_zip_entry *entries, size_t n);

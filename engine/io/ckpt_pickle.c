@@ -9,7 +9,10 @@
  *   an int64 buffer gets a clear "unsupported dtype" message instead of a security error).
  * Everything else is refused by name. Nothing is ever "called": REDUCE recognises the allowed
  * callables and builds plain records. Hard limits bound the stack, memo, mark depth, string
- * lengths and container sizes so hostile input cannot exhaust memory.
+ * lengths and container sizes, and every allocation is counted against a budget proportional to the
+ * pickle's own size (PK_BYTES_PER_INPUT_BYTE per byte + PK_BASE_BYTES), so no input can cost more
+ * than a small multiple of itself: containers start small (no per-container pre-reservation), and
+ * a memo index far past anything the pickle could have stored is refused by the same budget.
  *
  * Result: the top-level dict's (name -> tensor) entries in file order, with storage key, dtype,
  * storage numel, storage offset, shape and strides. Storage bytes are located by the zip reader. */
@@ -23,6 +26,13 @@
 #define PK_MAX_MEMO (1u << 24)
 #define PK_MAX_STR ((size_t)1 << 20)
 #define PK_MAX_VALUES (1u << 26)
+/* Memory budget: torch.save pickles need ~10 bytes of parser state per input byte (measured:
+ * 10.2 on the tiny fixture's data.pkl and on a shard's; values are 56 bytes, capacities double);
+ * 32 leaves 3x headroom for any honest file and bounds a hostile one (before: a 4 MB pickle of
+ * nested one-element tuples cost ~1.5 GB, of small lists ~0.5 GB). */
+#define PK_BYTES_PER_INPUT_BYTE 32u
+#define PK_BASE_BYTES ((size_t)1 << 20)
+#define PK_CONTAINER_FIRST_CAP 4u
 
 enum {
     PV_NONE,
@@ -50,7 +60,7 @@ typedef struct pv {
     uint32_t n, cap;     /* containers; TENSOR: n_dims */
     uint32_t *items;     /* containers: value indices (dict: key, value, key, value ...) */
     uint32_t ref;        /* TENSOR: storage value */
-    int64_t shape[JN_CKPT_MAX_DIMS], stride[JN_CKPT_MAX_DIMS];
+    uint32_t size_ref, stride_ref; /* TENSOR: the (immutable) size and stride tuples */
 } pv;
 
 static const struct {
@@ -80,18 +90,27 @@ typedef struct pk {
     uint32_t *memo; /* value index + 1; 0 = unset */
     uint32_t capmemo;
     uint32_t nmemo; /* number of slots set (Python's len(memo)) */
+    size_t bytes, budget; /* parser memory in use (capacities) and its limit */
 } pk;
 
 static jn_status pk_fail(pk *k, const char *what) {
     return jn_fail(k->err, JN_ERR_FORMAT, "%s: data.pkl: %s at byte %ld", k->bn, what, (long)(k->p - k->start));
 }
 
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem, uint32_t limit) {
+/* Reserves bytes of parser memory against the budget; 0 when it is spent. */
+static int charge(pk *k, size_t bytes) {
+    if (bytes > k->budget - k->bytes) return 0;
+    k->bytes += bytes;
+    return 1;
+}
+
+static int grow(pk *k, void **p, uint32_t *cap, uint32_t need, size_t elem, uint32_t limit, uint32_t first) {
     if (need <= *cap) return 1;
     if (need > limit) return 0;
-    uint64_t nc = *cap ? (uint64_t)*cap * 2 : 64;
+    uint64_t nc = *cap ? (uint64_t)*cap * 2 : first;
     while (nc < need) nc *= 2;
     if (nc > limit) nc = limit;
+    if (!charge(k, (size_t)(nc - *cap) * elem)) return 0;
     void *q = realloc(*p, (size_t)nc * elem);
     if (!q) return 0;
     *p = q;
@@ -100,8 +119,8 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem, uint32_t li
 }
 
 static int64_t new_val(pk *k, int kind) {
-    if (!grow((void **)&k->v, &k->capv, k->nv + 1, sizeof(pv), PK_MAX_VALUES)) {
-        pk_fail(k, "too many objects (or out of memory)");
+    if (!grow(k, (void **)&k->v, &k->capv, k->nv + 1, sizeof(pv), PK_MAX_VALUES, 64)) {
+        pk_fail(k, "too many objects for the size of the file (or out of memory)");
         return -1;
     }
     memset(&k->v[k->nv], 0, sizeof(pv));
@@ -111,7 +130,7 @@ static int64_t new_val(pk *k, int kind) {
 
 static jn_status push(pk *k, int64_t vi) {
     if (vi < 0) return JN_ERR_FORMAT;
-    if (!grow((void **)&k->stack, &k->caps, k->sp + 1, sizeof(uint32_t), PK_MAX_STACK))
+    if (!grow(k, (void **)&k->stack, &k->caps, k->sp + 1, sizeof(uint32_t), PK_MAX_STACK, 64))
         return pk_fail(k, "stack too deep");
     k->stack[k->sp++] = (uint32_t)vi;
     return JN_OK;
@@ -128,8 +147,8 @@ static int64_t pop(pk *k) {
 
 static jn_status add_item(pk *k, uint32_t ci, uint32_t item) {
     pv *c = &k->v[ci];
-    if (!grow((void **)&c->items, &c->cap, c->n + 1, sizeof(uint32_t), PK_MAX_VALUES))
-        return pk_fail(k, "container too large");
+    if (!grow(k, (void **)&c->items, &c->cap, c->n + 1, sizeof(uint32_t), PK_MAX_VALUES, PK_CONTAINER_FIRST_CAP))
+        return pk_fail(k, "container too large for the size of the file");
     c->items[c->n++] = item;
     return JN_OK;
 }
@@ -151,6 +170,10 @@ static int64_t pop_mark_into(pk *k, int kind) {
     if (ci < 0) return -1;
     uint32_t cnt = k->sp - m;
     if (cnt) {
+        if (!charge(k, (size_t)cnt * sizeof(uint32_t))) {
+            pk_fail(k, "containers too large for the size of the file");
+            return -1;
+        }
         k->v[ci].items = malloc((size_t)cnt * sizeof(uint32_t));
         if (!k->v[ci].items) {
             pk_fail(k, "out of memory");
@@ -234,9 +257,9 @@ static int64_t rebuild_tensor(pk *k, uint32_t args) {
             pk_fail(k, "tensor size/stride entries must be non-negative integers");
             return -1;
         }
-        t->shape[d] = x->i;
-        t->stride[d] = y->i;
     }
+    t->size_ref = a->items[2];
+    t->stride_ref = a->items[3];
     return ti;
 }
 
@@ -325,7 +348,7 @@ static jn_status run(pk *k, int64_t *result) {
             st = push(k, a);
             break;
         case '(': /* MARK */
-            if (!grow((void **)&k->marks, &k->capm, k->nm + 1, sizeof(uint32_t), PK_MAX_MARKS))
+            if (!grow(k, (void **)&k->marks, &k->capm, k->nm + 1, sizeof(uint32_t), PK_MAX_MARKS, 64))
                 return pk_fail(k, "too many nested MARKs");
             k->marks[k->nm++] = k->sp;
             break;
@@ -392,8 +415,8 @@ static jn_status run(pk *k, int64_t *result) {
             if (idx >= PK_MAX_MEMO) return pk_fail(k, "memo index too large");
             if (!k->sp || k->sp <= (k->nm ? k->marks[k->nm - 1] : 0)) return pk_fail(k, "BINPUT on an empty stack");
             uint32_t old = k->capmemo;
-            if (!grow((void **)&k->memo, &k->capmemo, idx + 1, sizeof(uint32_t), PK_MAX_MEMO))
-                return pk_fail(k, "memo too large");
+            if (!grow(k, (void **)&k->memo, &k->capmemo, idx + 1, sizeof(uint32_t), PK_MAX_MEMO, 64))
+                return pk_fail(k, "memo index too large for the size of the file");
             if (k->capmemo > old) memset(k->memo + old, 0, (size_t)(k->capmemo - old) * sizeof(uint32_t));
             if (!k->memo[idx]) k->nmemo++;
             k->memo[idx] = k->stack[k->sp - 1] + 1;
@@ -532,6 +555,9 @@ jn_status jn_pickle_load_state_dict(const uint8_t *pkl, size_t len, const char *
     k.end = pkl + len;
     k.bn = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     k.err = err;
+    k.budget = PK_BASE_BYTES + (len > (SIZE_MAX - PK_BASE_BYTES) / PK_BYTES_PER_INPUT_BYTE
+                                    ? SIZE_MAX - PK_BASE_BYTES
+                                    : len * PK_BYTES_PER_INPUT_BYTE);
     int64_t root = -1;
     jn_error local;
     if (!k.err) k.err = &local;
@@ -572,8 +598,8 @@ jn_status jn_pickle_load_state_dict(const uint8_t *pkl, size_t len, const char *
             t->storage_offset = val->i;
             t->n_dims = (int)val->n;
             for (int dd = 0; dd < JN_CKPT_MAX_DIMS; dd++) {
-                t->shape[dd] = dd < t->n_dims ? val->shape[dd] : 1;
-                t->stride[dd] = dd < t->n_dims ? val->stride[dd] : 1;
+                t->shape[dd] = dd < t->n_dims ? k.v[k.v[val->size_ref].items[dd]].i : 1;
+                t->stride[dd] = dd < t->n_dims ? k.v[k.v[val->stride_ref].items[dd]].i : 1;
             }
             /* extent check (overflow-safe: sizes/strides are <= 2^40 and we stop on overflow) */
             int64_t numel = 1, maxi = 0;

@@ -52,6 +52,33 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
+static int cmp_header_offset(const void *a, const void *b) {
+    uint64_t x = (*(const jn_zip_entry *const *)a)->header_offset, y = (*(const jn_zip_entry *const *)b)->header_offset;
+    return x < y ? -1 : x > y;
+}
+
+/* Each entry's [local header, end of data) must end before the next one's local header starts
+ * (the data already ends before the central directory: checked while reading). */
+static jn_status check_no_overlap(const jn_zip_entry *ents, size_t n, const char *bn, jn_error *err) {
+    if (n < 2) return JN_OK;
+    const jn_zip_entry **by_off = malloc(n * sizeof *by_off);
+    if (!by_off) return jn_fail(err, JN_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) by_off[i] = &ents[i];
+    qsort(by_off, n, sizeof *by_off, cmp_header_offset);
+    jn_status st = JN_OK;
+    for (size_t i = 0; i + 1 < n && st == JN_OK; i++) {
+        const jn_zip_entry *a = by_off[i], *b = by_off[i + 1];
+        if (a->data_offset + a->stored_size > b->header_offset)
+            st = jn_fail(err, JN_ERR_FORMAT,
+                         "%s: zip entries %s [%llu, %llu) and %s [%llu, ...) overlap; refusing a crafted or corrupt archive",
+                         bn, a->name, (unsigned long long)a->header_offset,
+                         (unsigned long long)(a->data_offset + a->stored_size), b->name,
+                         (unsigned long long)b->header_offset);
+    }
+    free(by_off);
+    return st;
+}
+
 jn_status jn_zip_read_dir(int fd, uint64_t fsize, const char *path, jn_zip_entry **out, size_t *n_out,
                           jn_error *err) {
     const char *bn = base_name(path);
@@ -230,17 +257,19 @@ jn_status jn_zip_read_dir(int fd, uint64_t fsize, const char *path, jn_zip_entry
             break;
         }
         en->data_offset = doff;
+        en->header_offset = loff;
+        en->stored_size = csize;
         en->size = usize;
         en->crc32 = crc;
         en->method = method;
         pos += 46 + nl + xl + cl;
     }
+    free(cd);
+    if (st == JN_OK) st = check_no_overlap(ents, n, bn, err);
     if (st) {
-        free(cd);
         jn_zip_free(ents, n);
         return st;
     }
-    free(cd);
     *out = ents;
     *n_out = n;
     return JN_OK;
@@ -330,9 +359,10 @@ jn_status jn_ckpt_load_zip_(jn_ckpt *c, int fi, jn_error *err) {
         }
     }
     if (pkl->size > ZIP_MAX_PKL) {
-        jn_zip_free(ents, n);
-        return jn_fail(err, JN_ERR_FORMAT, "%s: data.pkl is %llu bytes; refusing (limit %llu)", bn,
-                       (unsigned long long)pkl->size, (unsigned long long)ZIP_MAX_PKL);
+        st = jn_fail(err, JN_ERR_FORMAT, "%s: data.pkl is %llu bytes; refusing (limit %llu)", bn,
+                     (unsigned long long)pkl->size, (unsigned long long)ZIP_MAX_PKL);
+        jn_zip_free(ents, n); /* pkl points into ents: the message first */
+        return st;
     }
     uint8_t *pk = NULL;
     st = read_entry(fd, pkl, bn, &pk, err);

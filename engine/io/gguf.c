@@ -13,6 +13,7 @@
  * converts in bounded memory, into a temp file renamed over the target only on success. */
 #define _POSIX_C_SOURCE 200809L
 #include "gguf.h"
+#include "file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -439,15 +440,15 @@ jn_gguf *jn_gguf_open(const char *path, jn_error *err) {
         jn_fail(err, JN_ERR_NOMEM, "%s: out of memory", path);
         return NULL;
     }
-    int fd = open(path, O_RDONLY);
+    uint64_t fsize = 0;
+    int fd = jn_open_input(path, &fsize, err);
     if (fd < 0) {
-        jn_fail(err, JN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         jn_gguf_close(g);
         return NULL;
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        jn_fail(err, JN_ERR_IO, "%s: not a regular file", path);
+    if (fstat(fd, &sb) != 0) {
+        jn_fail(err, JN_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         jn_gguf_close(g);
         return NULL;
@@ -773,8 +774,8 @@ typedef struct wtensor {
 } wtensor;
 
 struct jn_gguf_writer {
-    char *path, *tmp_path;
-    int fd;
+    char *path;
+    jn_partial out; /* "<path>.partial", locked while written */
     int no_clobber; /* finish fails instead of replacing a file that appeared meanwhile */
     /* deferred error from the void setters */
     jn_status defer_code;
@@ -815,29 +816,22 @@ jn_gguf_writer *jn_gguf_writer_open(const char *path, jn_error *err) {
     jn_gguf_writer *w = (jn_gguf_writer *)calloc(1, sizeof *w);
     size_t pl = strlen(path);
     if (w) {
-        w->fd = -1;
+        w->out.fd = -1;
+        w->out.slot = -1;
         w->path = dup_name((const uint8_t *)path, pl);
-        w->tmp_path = (char *)malloc(pl + 12);
         w->ocap = (size_t)4 << 20;
         w->obuf = (uint8_t *)malloc(w->ocap);
         w->alignment = JN_GGUF_DEFAULT_ALIGNMENT;
     }
-    if (!w || !w->path || !w->tmp_path || !w->obuf) {
+    if (!w || !w->path || !w->obuf) {
         jn_fail(err, JN_ERR_NOMEM, "%s: out of memory", path);
         jn_gguf_writer_abort(w);
         return NULL;
     }
-    memcpy(w->tmp_path, path, pl);
-    memcpy(w->tmp_path + pl, ".tmp-XXXXXX", 12);
-    w->fd = mkstemp(w->tmp_path);
-    if (w->fd < 0) {
-        jn_fail(err, JN_ERR_IO, "%s: cannot create temporary file %s: %s", path, w->tmp_path, strerror(errno));
-        free(w->tmp_path);
-        w->tmp_path = NULL; /* nothing to remove */
+    if (jn_partial_open(&w->out, path, err) != JN_OK) {
         jn_gguf_writer_abort(w);
         return NULL;
     }
-    (void)fchmod(w->fd, 0644);
     return w;
 }
 
@@ -1021,11 +1015,11 @@ static jn_status io_fail(jn_gguf_writer *w, jn_error *err) {
 static int flush_out(jn_gguf_writer *w) {
     size_t off = 0;
     while (off < w->olen) {
-        ssize_t r = write(w->fd, w->obuf + off, w->olen - off);
+        ssize_t r = write(w->out.fd, w->obuf + off, w->olen - off);
         if (r < 0) {
             if (errno == EINTR) continue;
-            w->io_code = JN_ERR_IO;
-            snprintf(w->io_msg, sizeof w->io_msg, "%s: write to %s failed: %s", w->path, w->tmp_path, strerror(errno));
+            w->io_code = jn_output_status(errno);
+            snprintf(w->io_msg, sizeof w->io_msg, "%s: cannot write: %s", w->out.tmp_path, strerror(errno));
             return 0;
         }
         off += (size_t)r;
@@ -1125,18 +1119,6 @@ jn_status jn_gguf_writer_write_data(jn_gguf_writer *w, const void *data, size_t 
     return JN_OK;
 }
 
-static void remove_tmp(jn_gguf_writer *w) {
-    if (w->fd >= 0) {
-        close(w->fd);
-        w->fd = -1;
-    }
-    if (w->tmp_path) {
-        unlink(w->tmp_path);
-        free(w->tmp_path);
-        w->tmp_path = NULL;
-    }
-}
-
 static void writer_free(jn_gguf_writer *w) {
     for (size_t i = 0; i < w->n_kv; i++) free(w->keys[i]);
     free(w->keys);
@@ -1144,7 +1126,6 @@ static void writer_free(jn_gguf_writer *w) {
     free(w->tensors);
     free(w->obuf);
     free(w->path);
-    free(w->tmp_path);
     free(w);
 }
 
@@ -1155,55 +1136,26 @@ jn_status jn_gguf_writer_finish(jn_gguf_writer *w, jn_error *err) {
     jn_status st = JN_OK;
     if (w->defer_code) st = jn_fail(err, w->defer_code, "%s", w->defer_msg);
     else if (w->io_code) st = io_fail(w, err);
-    else if (!w->tmp_path || w->fd < 0) st = jn_fail(err, JN_ERR_USAGE, "%s: writer already finished", w->path);
+    else if (w->out.fd < 0) st = jn_fail(err, JN_ERR_USAGE, "%s: writer already finished", w->path);
     else if (!w->header_done) st = jn_fail(err, JN_ERR_USAGE, "%s: finish called before the header was written", w->path);
     else if (w->cur < w->n_tensors)
         st = jn_fail(err, JN_ERR_USAGE, "%s: tensor '%s' is incomplete: %zu of %zu bytes written (%zu tensors missing)",
                      w->path, w->tensors[w->cur].name, w->cur_written, w->tensors[w->cur].nbytes,
                      w->n_tensors - w->cur);
     else if (!flush_out(w)) st = io_fail(w, err);
-    else if (fsync(w->fd) != 0)
-        st = jn_fail(err, JN_ERR_IO, "%s: fsync of %s failed: %s", w->path, w->tmp_path, strerror(errno));
     else {
-        int r = close(w->fd);
-        w->fd = -1;
-        if (r != 0)
-            st = jn_fail(err, JN_ERR_IO, "%s: close of %s failed: %s", w->path, w->tmp_path, strerror(errno));
-        else if (w->no_clobber) {
-            /* link() fails if the target exists: no window between a check and the rename */
-            if (link(w->tmp_path, w->path) != 0)
-                st = errno == EEXIST
-                         ? jn_fail(err, JN_ERR_USAGE, "%s already exists; use --force to overwrite it", w->path)
-                         : jn_fail(err, JN_ERR_IO, "%s: cannot move %s into place: %s", w->path, w->tmp_path,
-                                   strerror(errno));
-            else
-                (void)unlink(w->tmp_path);
-        } else if (rename(w->tmp_path, w->path) != 0)
-            st = jn_fail(err, JN_ERR_IO, "%s: cannot rename %s into place: %s", w->path, w->tmp_path, strerror(errno));
-    }
-    if (st != JN_OK) {
-        remove_tmp(w);
+        st = jn_partial_commit(&w->out, w->no_clobber, err); /* removes the temp file on failure */
+        if (st == JN_OK) writer_free(w);
         return st;
     }
-    /* best effort: make the rename durable */
-    char *slash = strrchr(w->path, '/');
-    char *dir = slash ? dup_name((const uint8_t *)w->path, (size_t)(slash - w->path) + (slash == w->path)) : NULL;
-    int dfd = open(dir ? dir : ".", O_RDONLY);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-    free(w->tmp_path);
-    w->tmp_path = NULL;
-    writer_free(w);
-    return JN_OK;
+    jn_partial_discard(&w->out);
+    return st;
 }
 
 void jn_gguf_writer_set_no_clobber(jn_gguf_writer *w, int no_clobber) { w->no_clobber = no_clobber; }
 
 void jn_gguf_writer_abort(jn_gguf_writer *w) {
     if (!w) return;
-    remove_tmp(w);
+    jn_partial_discard(&w->out);
     writer_free(w);
 }

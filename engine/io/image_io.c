@@ -8,6 +8,7 @@
  * in a heap context whose pointer is set before setjmp and never changed afterwards. */
 #define _POSIX_C_SOURCE 200809L
 #include "image_io.h"
+#include "file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -370,14 +371,9 @@ jn_status jn_image_decode_memory(const uint8_t *data, size_t len, const char *wh
 
 jn_status jn_image_decode_file(const char *path, double at_seconds, jn_rgb_image *out, jn_error *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return jn_fail(err, JN_ERR_IO, "%s: cannot open image: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        int dir = S_ISDIR(sb.st_mode);
-        fclose(f);
-        return jn_fail(err, JN_ERR_IO, "%s: %s", path, dir ? "is a directory, not an image file" : "not a regular file");
-    }
+    uint64_t fsize = 0;
+    FILE *f = jn_fopen_input(path, &fsize, err);
+    if (!f) return err ? err->code : JN_ERR_IO;
     uint8_t head[16];
     size_t n_head = fread(head, 1, sizeof head, f);
     if (n_head == 0) {
@@ -390,7 +386,7 @@ jn_status jn_image_decode_file(const char *path, double at_seconds, jn_rgb_image
         return jn_image_decode_ffmpeg(path, at_seconds, out, err);
     }
     /* PNG/JPEG: read the whole file and decode from memory. */
-    size_t len = (size_t)sb.st_size;
+    size_t len = (size_t)fsize;
     uint8_t *buf = (uint8_t *)malloc(len ? len : 1);
     if (!buf) {
         fclose(f);
@@ -413,39 +409,22 @@ jn_status jn_image_decode_file(const char *path, double at_seconds, jn_rgb_image
 /* Writers                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Opens a new temporary file beside path; *tmp receives its malloc'ed name. */
-static FILE *open_temp_beside(const char *path, char **tmp, jn_error *err) {
-    static const char suffix_fmt[] = ".tmp.%ld.%d";
-    size_t n = strlen(path) + 64;
-    char *name = (char *)malloc(n);
-    if (!name) {
-        jn_fail(err, JN_ERR_NOMEM, "out of memory");
-        return NULL;
+/* Opens "<path>.partial" (see engine/io/file.h) as a stream; out keeps the locked descriptor. */
+static FILE *open_temp_beside(const char *path, jn_partial *out, jn_error *err) {
+    if (jn_partial_open(out, path, err) != JN_OK) return NULL;
+    int fd = dup(out->fd); /* fclose() closes the copy; the lock stays with out->fd until commit */
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        jn_output_fail(err, out->tmp_path, "create", errno);
+        if (fd >= 0) close(fd);
+        jn_partial_discard(out);
     }
-    for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(name, n, "%s", path);
-        snprintf(name + strlen(path), 64, suffix_fmt, (long)getpid(), attempt);
-        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd < 0) {
-            if (errno == EEXIST) continue;
-            jn_fail(err, JN_ERR_IO, "%s: cannot create file: %s", path, strerror(errno));
-            free(name);
-            return NULL;
-        }
-        FILE *f = fdopen(fd, "wb");
-        if (!f) {
-            jn_fail(err, JN_ERR_IO, "%s: cannot create file: %s", path, strerror(errno));
-            close(fd);
-            unlink(name);
-            free(name);
-            return NULL;
-        }
-        *tmp = name;
-        return f;
-    }
-    jn_fail(err, JN_ERR_IO, "%s: cannot create a temporary file beside it", path);
-    free(name);
-    return NULL;
+    return f;
+}
+
+static void drop_temp(FILE *f, jn_partial *out) {
+    fclose(f);
+    jn_partial_discard(out);
 }
 
 static jn_status check_overwrite(const char *path, int force, jn_error *err) {
@@ -455,27 +434,16 @@ static jn_status check_overwrite(const char *path, int force, jn_error *err) {
     return JN_OK;
 }
 
-/* Closes f and moves tmp to path (no overwrite unless force). Removes tmp on failure. */
-static jn_status finish_temp(FILE *f, char *tmp, const char *path, int force, jn_error *err) {
-    jn_status st = JN_OK;
+/* Closes f and moves the temp file to path (no overwrite unless force). Removes it on failure. */
+static jn_status finish_temp(FILE *f, jn_partial *out, int force, jn_error *err) {
     int werr = ferror(f);
+    int e = errno;
     if (fclose(f) != 0 || werr) {
-        st = jn_fail(err, JN_ERR_IO, "%s: write error: %s", path, strerror(errno));
-    } else if (force) {
-        if (rename(tmp, path) != 0) st = jn_fail(err, JN_ERR_IO, "%s: cannot rename temporary file: %s", path, strerror(errno));
-    } else {
-        /* link() fails if path appeared meanwhile: no overwrite race. */
-        if (link(tmp, path) != 0) {
-            if (errno == EEXIST) {
-                st = jn_fail(err, JN_ERR_USAGE, "%s: file exists; refusing to overwrite it (use --force)", path);
-            } else if ((st = check_overwrite(path, 0, err)) == JN_OK && rename(tmp, path) != 0) {
-                st = jn_fail(err, JN_ERR_IO, "%s: cannot rename temporary file: %s", path, strerror(errno));
-            }
-        }
+        jn_status st = jn_output_fail(err, out->tmp_path, "write", werr ? e : errno);
+        jn_partial_discard(out);
+        return st;
     }
-    unlink(tmp); /* after link (or failure) the temporary name goes; after rename it is already gone */
-    free(tmp);
-    return st;
+    return jn_partial_commit(out, !force, err);
 }
 
 typedef struct png_enc {
@@ -515,7 +483,7 @@ jn_status jn_image_write_png(const char *path, const uint8_t *rgb, int w, int h,
         if (!text_kv[2 * i + 1]) return jn_fail(err, JN_ERR_USAGE, "%s: PNG text key \"%s\" has no value", path, text_kv[2 * i]);
     }
     if ((st = check_overwrite(path, force, err))) return st;
-    char *tmp = NULL;
+    jn_partial tmp;
     FILE *f = open_temp_beside(path, &tmp, err);
     if (!f) return err ? err->code : JN_ERR_IO;
 
@@ -525,19 +493,17 @@ jn_status jn_image_write_png(const char *path, const uint8_t *rgb, int w, int h,
     if (!info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);
         free(e);
-        fclose(f);
-        unlink(tmp);
-        free(tmp);
+        drop_temp(f, &tmp);
         return jn_fail(err, JN_ERR_NOMEM, "%s: out of memory (libpng)", path);
     }
     if (setjmp(png_jmpbuf(png))) {
-        st = jn_fail(err, JN_ERR_IO, "%s: PNG write failed: %s", path, e->msg);
+        int e_no = errno; /* a failed fwrite (full disk) is reported by libpng as "Write Error" */
+        st = ferror(f) && e_no ? jn_output_fail(err, tmp.tmp_path, "write", e_no)
+                               : jn_fail(err, JN_ERR_IO, "%s: PNG write failed: %s", path, e->msg);
         png_destroy_write_struct(&png, &info);
         free(e->text);
         free(e);
-        fclose(f);
-        unlink(tmp);
-        free(tmp);
+        drop_temp(f, &tmp);
         return st;
     }
     png_init_io(png, f);
@@ -568,7 +534,7 @@ jn_status jn_image_write_png(const char *path, const uint8_t *rgb, int w, int h,
     png_destroy_write_struct(&png, &info);
     free(e->text);
     free(e);
-    return finish_temp(f, tmp, path, force, err);
+    return finish_temp(f, &tmp, force, err);
 }
 
 typedef struct jpg_enc {
@@ -592,7 +558,7 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
                        (int)JPEG_MAX_DIMENSION);
     if (quality > 100) return jn_fail(err, JN_ERR_USAGE, "%s: JPEG quality %d is out of range 1..100", path, quality);
     if ((st = check_overwrite(path, force, err))) return st;
-    char *tmp = NULL;
+    jn_partial tmp;
     FILE *f = open_temp_beside(path, &tmp, err);
     if (!f) return err ? err->code : JN_ERR_IO;
     struct jpeg_compress_struct *cinfo = (struct jpeg_compress_struct *)calloc(1, sizeof *cinfo);
@@ -600,22 +566,20 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
     if (!cinfo || !e) {
         free(cinfo);
         free(e);
-        fclose(f);
-        unlink(tmp);
-        free(tmp);
+        drop_temp(f, &tmp);
         return jn_fail(err, JN_ERR_NOMEM, "%s: out of memory", path);
     }
     cinfo->err = jpeg_std_error(&e->pub);
     e->pub.error_exit = jpg_enc_error;
     e->pub.output_message = jpg_output_message;
     if (setjmp(e->jb)) {
-        st = jn_fail(err, JN_ERR_IO, "%s: JPEG write failed: %s", path, e->msg);
+        int e_no = errno; /* libjpeg: "Output file write error --- out of disk space?" */
+        st = ferror(f) && e_no ? jn_output_fail(err, tmp.tmp_path, "write", e_no)
+                               : jn_fail(err, JN_ERR_IO, "%s: JPEG write failed: %s", path, e->msg);
         jpeg_destroy_compress(cinfo);
         free(cinfo);
         free(e);
-        fclose(f);
-        unlink(tmp);
-        free(tmp);
+        drop_temp(f, &tmp);
         return st;
     }
     jpeg_create_compress(cinfo);
@@ -635,5 +599,5 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
     jpeg_destroy_compress(cinfo);
     free(cinfo);
     free(e);
-    return finish_temp(f, tmp, path, force, err);
+    return finish_temp(f, &tmp, force, err);
 }

@@ -10,6 +10,7 @@
  * control characters and invalid UTF-8 rejected, lone surrogates rejected, nesting limited. */
 #define _POSIX_C_SOURCE 200809L
 #include "json.h"
+#include "file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -588,11 +589,8 @@ jn_json *jn_json_parse(const char *text, size_t len, jn_error *err) {
 }
 
 jn_json *jn_json_parse_file(const char *path, jn_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        jn_fail(err, JN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
+    FILE *f = jn_fopen_input(path, NULL, err);
+    if (!f) return NULL;
     size_t cap = 1 << 16, len = 0;
     char *buf = (char *)malloc(cap);
     if (!buf) {

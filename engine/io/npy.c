@@ -6,10 +6,12 @@
  * or unsupported file gets a message naming the file and the problem, never a wrong array. */
 #define _POSIX_C_SOURCE 200809L
 #include "npy.h"
+#include "file.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static size_t npy_elem_size(jn_npy_dtype t) {
     switch (t) {
@@ -136,8 +138,8 @@ static jn_status parse_header(const char *path, const char *s, size_t n, jn_npy 
 
 jn_status jn_npy_read(const char *path, jn_npy *out, jn_error *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return jn_fail(err, JN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = jn_fopen_input(path, NULL, err);
+    if (!f) return err ? err->code : JN_ERR_IO;
     jn_status st = JN_OK;
     char *hdr = NULL;
     unsigned char pre[12];
@@ -217,8 +219,8 @@ void jn_npy_free(jn_npy *a) {
     memset(a, 0, sizeof *a);
 }
 
-jn_status jn_npy_write(const char *path, jn_npy_dtype dtype, int n_dims, const int64_t *shape, const void *data,
-                       jn_error *err) {
+jn_status jn_npy_write_stream(FILE *f, const char *path, jn_npy_dtype dtype, int n_dims, const int64_t *shape,
+                              const void *data, jn_error *err) {
     const char *descr = npy_descr(dtype);
     if (!descr) return jn_fail(err, JN_ERR_USAGE, "%s: unknown npy dtype %d", path, (int)dtype);
     if (n_dims < 0 || n_dims > 8) return jn_fail(err, JN_ERR_USAGE, "%s: npy n_dims %d out of range", path, n_dims);
@@ -239,16 +241,32 @@ jn_status jn_npy_write(const char *path, jn_npy_dtype dtype, int n_dims, const i
                              (unsigned char)(hlen >> 8)};
     size_t nbytes;
     if (!jn_mul_ok(ne, npy_elem_size(dtype), &nbytes)) return jn_fail(err, JN_ERR_USAGE, "%s: array too large", path);
-    FILE *f = fopen(path, "wb");
-    if (!f) return jn_fail(err, JN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)k, f) == (size_t)k;
     for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
     ok = ok && fputc('\n', f) != EOF;
     ok = ok && (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        remove(path);
-        return jn_fail(err, JN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    }
+    if (fflush(f) != 0) ok = 0;
+    if (!ok) return jn_output_fail(err, path, "write", errno);
     return JN_OK;
+}
+
+jn_status jn_npy_write(const char *path, jn_npy_dtype dtype, int n_dims, const int64_t *shape, const void *data,
+                       jn_error *err) {
+    jn_partial out;
+    jn_status st = jn_partial_open(&out, path, err);
+    if (st) return st;
+    int fd = dup(out.fd); /* the stream closes its own descriptor; out.fd keeps the lock */
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        st = jn_output_fail(err, out.tmp_path, "write", errno);
+        if (fd >= 0) close(fd);
+    } else {
+        st = jn_npy_write_stream(f, out.tmp_path, dtype, n_dims, shape, data, err);
+        if (fclose(f) != 0 && st == JN_OK) st = jn_output_fail(err, out.tmp_path, "write", errno);
+    }
+    if (st) {
+        jn_partial_discard(&out);
+        return st;
+    }
+    return jn_partial_commit(&out, 0, err);
 }

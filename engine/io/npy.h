@@ -22,9 +22,14 @@ typedef struct jn_npy {
 /* Reads a whole .npy file. err names the file and the problem. */
 jn_status jn_npy_read(const char *path, jn_npy *out, jn_error *err);
 void jn_npy_free(jn_npy *a);
-/* Writes data (n_dims/shape in C order) as a v1.0 .npy. */
+/* Writes data (n_dims/shape in C order) as a v1.0 .npy: to "<path>.partial", renamed over path at
+ * the end (an existing file is replaced only by a complete one). */
 jn_status jn_npy_write(const char *path, jn_npy_dtype dtype, int n_dims, const int64_t *shape, const void *data,
                        jn_error *err);
+
+/* The same into an open stream (not closed; flushed). path names it in messages. */
+jn_status jn_npy_write_stream(FILE *f, const char *path, jn_npy_dtype dtype, int n_dims, const int64_t *shape,
+                              const void *data, jn_error *err);
 
 #ifdef __cplusplus
 }
