@@ -14,6 +14,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_caption(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "janus <cmd>: <msg>" to stderr and returns janus_exit_code(err->code). */
 int cli_fail(const char *cmd, const janus_error *err);

@@ -25,7 +25,9 @@ static const command COMMANDS[] = {
     {"chat", cmd_chat, "a conversation about images (interactive, or scripted through a pipe)"},
     {"generate", cmd_generate, "generate 384x384 images from a text prompt"},
     {"decode", cmd_decode, "VQ-decode image token ids into images"},
+    {"caption", cmd_caption, "caption folders, lists and videos into JSONL and sidecars (batched, resumable)"},
     {"bench", cmd_bench, "measure speed and memory"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat with images, image generation) + web page"},
 };
 
 static void usage(FILE *f) {
