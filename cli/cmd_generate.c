@@ -407,7 +407,7 @@ static int run_generation(gen_run *r, janus_gen_params gp, int batch) {
             int stt = janus_gen_batch_state(r->b, q[i].id, NULL);
             if (stt == JANUS_GEN_RUNNING) { i++; continue; }
             if ((rc = finish_request(r, &q[i]))) goto out;
-            q[i] = q[--n_q];
+            memmove(&q[i], &q[i + 1], (size_t)(--n_q - i) * sizeof *q); /* keep the order: images in order */
         }
     }
 out:

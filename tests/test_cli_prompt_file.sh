@@ -18,6 +18,7 @@ G() { "$J" generate -m "$M" -q "$@"; }
 printf 'a red fox\n\n  a blue bird  \r\n' > "$TMP/prompts.txt"
 check "--prompt-file" 0 G -s 11 -n 2 --batch 3 --prompt-file "$TMP/prompts.txt" -o "$TMP/pf-%p-%d.png"
 expect "4 lines, with the prompt number" [ "$(grep -c '	prompt=[0-1]$' "$TMP/out.txt")" = 4 ]
+expect "stdout in prompt and image order" [ "$(cut -f1 "$TMP/out.txt" | tr '\n' ' ')" = "$TMP/pf-0-0.png $TMP/pf-0-1.png $TMP/pf-1-0.png $TMP/pf-1-1.png " ]
 p=0
 for prompt in "a red fox" "a blue bird"; do
   check "separate run $p" 0 G -s 11 -n 2 -o "$TMP/sep-$p-%d.png" "$prompt"
