@@ -20,7 +20,7 @@ What it writes (layout of deepseek-ai/Janus-Pro-1B, janus-spec.md §1.1-1.3):
                             (100000 BPE tokens + BOS/EOS at 100000/100001 + 13 byte tokens) plus the
                             Janus-Pro special tokens added here so every token the converter resolves
                             by string exists: <｜▁pad▁｜> 100015, <|User|> ..., and <image_placeholder>
-                            at 100581 as in the real model, leaving a hole 100027..100580 (the
+                            at 100581 as in the real model, the ids between filled with [PADn] tokens (the
                             converter fills holes with "[PAD<id>]"). Ids other than BOS/EOS and the
                             image placeholder differ from the real tokenizer; the real file has
                             the same structure, so conversion work is the same.
@@ -163,7 +163,12 @@ def tokenizer_json(repo_root):
     ids = {PAD: 100015, "<begin_of_image>": 100016, "<end_of_image>": 100017}
     for k, s in enumerate(EXTRA[1:]):
         ids[s] = 100018 + k
-    ids["<image_placeholder>"] = 100581  # as in the real Janus-Pro tokenizer; leaves a hole before it
+    ids["<image_placeholder>"] = 100581  # as in the real Janus-Pro tokenizer
+    # HF tokenizers (and janus.c, which follows it) ignore the serialized "id" of an added token and
+    # number added tokens consecutively after the vocabulary: a hole would move <image_placeholder>
+    # down to 100026. Filler tokens keep every id where the file says it is.
+    for i in range(100018 + len(EXTRA) - 1, 100581):
+        ids[f"[PAD{i}]"] = i
     for s, i in sorted(ids.items(), key=lambda x: x[1]):
         tok["added_tokens"].append({"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
                                     "normalized": False, "special": True})

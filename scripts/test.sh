@@ -9,8 +9,8 @@ JOBS=$(nproc)
 if [ "${1:-}" = "--tsan" ]; then
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DJANUS_TSAN=ON -DJANUS_CUDA=OFF \
     -DJANUS_BUILD_SHARED=OFF >/dev/null
-  cmake --build build-tsan -j"$JOBS" --target test_model_session janus_cli
-  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -R 'test_model_session' --output-on-failure
+  cmake --build build-tsan -j"$JOBS" --target test_model_session test_ops_shared_weights janus_cli
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -R 'test_model_session|test_ops_shared_weights' --output-on-failure
 elif [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DJANUS_SANITIZE=ON -DJANUS_CUDA=OFF >/dev/null
   cmake --build build-asan -j"$JOBS"
