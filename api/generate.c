@@ -36,6 +36,7 @@ enum { N_RAW_DUMP = 8 }; /* raw cond/uncond logits of image 0 for the first step
 typedef struct gen_request {
     int state;          /* JANUS_GEN_RUNNING / DONE / CANCELLED; -1: slot of the request table unused */
     int n_images, slot0, step;
+    int first_index;    /* image i samples as image first_index + i (janus_gen_params.first_index) */
     float cfg;
     jn_sampler sampler; /* stream = image index, step = image-token position */
     int32_t *teacher;   /* [576] or NULL */
@@ -217,6 +218,7 @@ static jn_status validate_gen(janus_model *m, const janus_gen_params *p, jn_erro
     if (p->n_images < 1 || p->n_images > 256)
         return jn_fail(err, JN_ERR_USAGE, "the number of images must be 1..256 (got %d)", p->n_images);
     if (!(p->temperature > 0.0f)) return jn_fail(err, JN_ERR_USAGE, "temperature must be > 0 (got %g)", (double)p->temperature);
+    if (p->first_index < 0) return jn_fail(err, JN_ERR_USAGE, "first image index must be >= 0 (got %d)", p->first_index);
     if (p->top_k < 0) return jn_fail(err, JN_ERR_USAGE, "top-k must be >= 0 (got %d)", p->top_k);
     if (!(p->top_p > 0.0f && p->top_p <= 1.0f)) return jn_fail(err, JN_ERR_USAGE, "top-p must be in (0, 1] (got %g)", (double)p->top_p);
     if (p->teacher_tokens)
@@ -329,6 +331,7 @@ int janus_gen_batch_add(janus_gen_batch *b, const janus_gen_params *p, janus_err
     r->n_images = p->n_images;
     r->slot0 = slot0;
     r->cfg = p->cfg;
+    r->first_index = p->first_index;
     if ((st = jn_sampler_init(&r->sampler, C, p->temperature, p->top_k, p->top_p, p->seed, err))) goto done;
     r->progress = p->progress;
     r->progress_user = p->progress_user;
@@ -426,7 +429,7 @@ int janus_gen_batch_step(janus_gen_batch *b, janus_error *perr) {
             if (r->teacher) {
                 tok = r->teacher[step];
             } else {
-                tok = jn_sampler_draw(&r->sampler, b->mixed, (uint64_t)i, (uint64_t)step);
+                tok = jn_sampler_draw(&r->sampler, b->mixed, (uint64_t)(r->first_index + i), (uint64_t)step);
             }
             r->tokens[(size_t)i * n_steps + step] = tok;
             b->feed[n_go + 2 * i] = b->feed[n_go + 2 * i + 1] = tok;

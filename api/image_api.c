@@ -43,8 +43,13 @@ int janus_image_write(const janus_image *img, const char *path, const char *cons
         return jn_fail(IMG_ERR(err), JN_ERR_USAGE, "janus_image_write: image or path is NULL");
     if (ends_with(path, ".png"))
         return jn_image_write_png(path, img->rgb, img->width, img->height, text_kv, n_kv, force, IMG_ERR(err));
-    if (ends_with(path, ".jpg") || ends_with(path, ".jpeg"))
-        return jn_image_write_jpeg(path, img->rgb, img->width, img->height, jpeg_quality, force, IMG_ERR(err));
+    if (ends_with(path, ".jpg") || ends_with(path, ".jpeg")) {
+        const char *comment = NULL; /* JPEG has no key/value text: the A1111-style "parameters" text goes in a COM segment */
+        for (int i = 0; i < n_kv && text_kv; i++)
+            if (!strcmp(text_kv[2 * i], "parameters")) comment = text_kv[2 * i + 1];
+        return jn_image_write_jpeg_comment(path, img->rgb, img->width, img->height, jpeg_quality, comment, force,
+                                           IMG_ERR(err));
+    }
     return jn_fail(IMG_ERR(err), JN_ERR_USAGE, "%s: unknown image extension (use .png, .jpg or .jpeg)", path);
 }
 

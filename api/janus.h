@@ -120,7 +120,8 @@ typedef struct janus_image {
  * at_seconds, < 0 for the first) to RGB exactly as PIL's Image.open(f).convert("RGB"). */
 int janus_image_load(const char *path, double at_seconds, janus_image *out, janus_error *err);
 /* Writes PNG or JPEG by extension (.png / .jpg / .jpeg). PNG gets tEXt/iTXt chunks from n_kv
- * key/value pairs: text_kv holds 2*n_kv strings (key0, value0, key1, value1, ...). Writes a
+ * key/value pairs: text_kv holds 2*n_kv strings (key0, value0, key1, value1, ...); JPEG gets the
+ * value of the key "parameters" (if present) as a COM segment. Writes a
  * temporary file and moves it into place; refuses to overwrite an existing file unless force.
  * jpeg_quality 1..100 (<= 0: 75). */
 int janus_image_write(const janus_image *img, const char *path, const char *const *text_kv, int n_kv, int force,
@@ -175,6 +176,9 @@ typedef struct janus_gen_params {
     janus_progress_fn progress; void *progress_user;
     const char *negative_prompt; /* NULL: the official unconditional row (BOS, pads, <begin_of_image>);
                                     else that row is this text in the prompt template (an extension) */
+    int first_index;            /* index of the first image in its batch (default 0): image i of this call
+                                   samples as image first_index + i, so n_images = 1, first_index = K
+                                   gives exactly image K of a larger batch with the same seed */
 } janus_gen_params;
 
 janus_gen_params janus_gen_default_params(void);

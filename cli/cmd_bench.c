@@ -19,27 +19,31 @@ static void help(FILE *f) {
             "      --decode D       text tokens to decode [32]\n"
             "      --only LIST      comma list of vision,text,gen,vq [all]\n"
             "  -t, --threads N      CPU threads [all cores]\n"
-            "      --backend NAME   cpu or cuda [cpu]\n");
+            "      --backend NAME   auto (CUDA when built and a GPU answers, else CPU), cpu or cuda [auto]\n"
+            "  -q, --quiet          no progress\n");
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *model = NULL, *backend = "cpu", *only = NULL;
-    long threads = 0, lv;
+    const char *model = NULL, *only = NULL;
+    long lv;
+    cli_common c;
+    cli_common_init(&c);
     janus_bench_params bp = janus_bench_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEED() do { if (!v) return cli_usage_error("bench", "%s needs a value", a); i++; } while (0)
 #define INTARG(dst, lo, hi) do { NEED(); if (cli_parse_int(v, &lv) || lv < (lo) || lv > (hi)) return cli_usage_error("bench", "%s needs an integer in [%d, %d], got '%s'", a, lo, hi, v); dst = (int)lv; } while (0)
+        int k;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(stdout); return 0; }
+        else if ((k = cli_common_opt(&c, "bench", argc, argv, &i)) < 0) return -k;
+        else if (k) continue;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEED(); model = v; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-images")) INTARG(bp.gen_images, 1, 256);
         else if (!strcmp(a, "--steps")) INTARG(bp.gen_steps, 2, 576);
         else if (!strcmp(a, "--prefill")) INTARG(bp.prefill_tokens, 1, 16000);
         else if (!strcmp(a, "--decode")) INTARG(bp.decode_tokens, 1, 4096);
         else if (!strcmp(a, "--only")) { NEED(); only = v; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &threads) || threads < 1 || threads > 1024) return cli_usage_error("bench", "--threads needs a positive integer, got '%s'", v); }
-        else if (!strcmp(a, "--backend")) { NEED(); backend = v; }
         else return cli_usage_error("bench", "unexpected argument '%s'", a);
 #undef INTARG
 #undef NEED
@@ -52,16 +56,15 @@ int cmd_bench(int argc, char **argv) {
         if (!strstr(only, "gen")) bp.gen_images = 0;
     }
     janus_error err = {0};
-    janus_load_params lp = janus_load_default_params();
-    lp.backend = backend;
-    lp.n_threads = (int)threads;
-    janus_model *m = janus_model_load(model, &lp, &err);
+    janus_model *m = cli_load_model("bench", model, &c, &err);
     if (!m) return cli_fail("bench", &err);
-    bp.progress = cli_progress;
+    if (!c.quiet) bp.progress = cli_progress;
     janus_bench_result r;
     int st = janus_bench(m, &bp, &r, &err);
     janus_model_free(m);
     if (st) return cli_fail("bench", &err);
+    const char *backend = c.backend_used;
+    long threads = c.threads;
     fprintf(stderr, "model %s, backend %s, threads %ld\n", model, backend, threads);
     if (bp.vision) fprintf(stderr, "  image encode (SigLIP + aligner): %.3f s\n", r.vision_s);
     if (bp.text) fprintf(stderr, "  text prefill: %.1f tok/s (%d tokens)\n  text decode:  %.2f tok/s\n", r.prefill_tok_per_s, bp.prefill_tokens, r.decode_tok_per_s);

@@ -22,8 +22,10 @@ static const command COMMANDS[] = {
     {"info", cmd_info, "show a GGUF file's metadata and tensors"},
     {"tokenize", cmd_tokenize, "encode/decode text with the model's tokenizer (JSONL)"},
     {"ask", cmd_ask, "answer a question about images (image understanding)"},
+    {"chat", cmd_chat, "a conversation about images (interactive, or scripted through a pipe)"},
     {"generate", cmd_generate, "generate 384x384 images from a text prompt"},
     {"decode", cmd_decode, "VQ-decode image token ids into images"},
+    {"caption", cmd_caption, "caption folders, lists and videos into JSONL and sidecars (batched, resumable)"},
     {"bench", cmd_bench, "measure speed and memory"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server (chat with images, image generation) + web page"},
 };

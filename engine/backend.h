@@ -29,6 +29,7 @@
 
 #include "base.h"
 #include "dtype.h"
+#include "sample.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,8 @@ static inline int64_t jn_weight_cols(const jn_weight *w) {
 }
 
 typedef struct jn_backend jn_backend;
+#define JN_BACKEND_GRAPH_SLOTS 8  /* captured graphs per backend (capture_end) */
+#define JN_BACKEND_STEP_SCALARS 8 /* device int32 scalars per backend (step_scalar) */
 struct jn_backend {
     const char *name; /* "ref", "cpu", "cuda" */
     void *impl;       /* implementation state (thread pool, cuBLAS handle, stream, scratch) */
@@ -139,6 +142,66 @@ struct jn_backend {
      * entries do not) fail with "cpu backend: injected fault in op call N (op), ...", for tests
      * of callers' error paths. Use jn_backend_status() (handles NULL and cuda). */
     jn_status (*status)(jn_backend *be, jn_error *err);
+    /* ==== added by the CUDA work (issue 14): device sampling, step capture, half K/V caches,
+     * fused GroupNorm+SiLU. ref/cpu fill these with jn_backend_host_extra_ops. ==== */
+    /* Samples n_out ids from f32 logits (backend memory): rows as in jn_sample_rows (sample.h),
+     * cfg_pairs != 0: logits [2·n_out, C] in (cond, uncond) pairs mixed with sp->cfg, else
+     * [n_out, C]; the draw for row r uses jn_rng_uniform(sp->seed, stream0 + r, index + d) with
+     * d = *index_dev (an int32 in backend memory, e.g. step_scalar(be, 0)) or 0 if index_dev is
+     * NULL. Writes each id repeat times (1 ≤ repeat ≤ 256) to ids (backend memory: device memory on cuda, so the ids
+     * can feed get_rows_dev without a host round trip; download 4·n_out·repeat bytes to read
+     * them). Every backend returns the ids jn_sample_rows computes on the host (same arithmetic).
+     * Returns JN_OK or an error (host: out of memory; cuda: the sticky status). */
+    jn_status (*sample)(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
+                        int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
+                        const int32_t *index_dev, jn_error *err);
+    /* get_rows with the ids in backend memory (ids [n] int32 in [0, N), unchecked on the device:
+     * out-of-range ids are clamped on cuda). */
+    void (*get_rows_dev)(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n);
+    /* Position-delta variants for captured steps: identical to rope / attention / copy2d with an
+     * int32 delta d = *dpos read from backend memory when the op runs (dpos = step_scalar(be, i);
+     * NULL: d = 0):
+     * rope positions pos0_host[s] + d + t; attention over n_kv + d keys (n_kv ≥ 1 is the count at
+     * capture and sizes the key split); copy2d writes to y + d·ldy (the KV cache row). */
+    void (*rope_dpos)(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                      const int32_t *pos0_host, const int32_t *dpos, float theta);
+    void (*attention_dpos)(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                           int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                           int causal, float scale, const int32_t *dpos);
+    void (*copy2d_dpos)(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                        const int32_t *dpos);
+    /* Half-precision K/V caches (kv_type JN_F16 or JN_BF16; JN_F32 = the plain ops): copy2d_kv
+     * writes x[rows, cols] (f32) rounded to nearest-even into rows d .. d + rows − 1 of the cache
+     * y (kv_type elements, row stride ldy elements; d = *dpos, 0 if NULL); attention_kv is
+     * attention_dpos reading k/v as kv_type (ldkv, seq_stride in elements) and converting each
+     * value to f32 exactly; q, out and all arithmetic stay f32. Halves the cache's bytes and the
+     * bandwidth of decode attention. ref/cpu convert the visible rows to an f32 copy and run
+     * their attention (a failed allocation there writes NaN to out, as a void op can report). */
+    void (*copy2d_kv)(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
+                      const int32_t *dpos);
+    void (*attention_kv)(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                         int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                         int ldo, int causal, float scale, const int32_t *dpos);
+    /* y = silu(group_norm(x)) (the VQ decoder's norm → nonlinearity pairs; one pass on cuda,
+     * group_norm then silu in place on ref/cpu). In place allowed. */
+    void (*group_norm_silu)(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                            int C, int G, float eps);
+    /* Step capture (CUDA graphs; NULL on ref/cpu, where callers run the ops eagerly, using
+     * step_scalar/set_step_scalar there too). capture_begin() starts recording the ops queued on
+     * the backend's stream (nothing runs); capture_end() instantiates them as graph slot `slot`
+     * (0 ≤ slot < JN_BACKEND_GRAPH_SLOTS, replacing an earlier one) and returns JN_OK or why not;
+     * replay(slot) launches it. Rules for captured ops (docs/cuda.md): run the same step once
+     * eagerly first (grow-only scratch must not grow inside a capture), take per-step values
+     * only from device memory (ids via sample + get_rows_dev, positions via the *_dpos ops and
+     * index_dev), no upload/download/synchronize inside. step_scalar(be, i) (i < 8) is an int32
+     * in backend memory; set_step_scalar writes it in stream order (before the next replay). */
+    void (*capture_begin)(jn_backend *be);
+    jn_status (*capture_end)(jn_backend *be, int slot, jn_error *err);
+    jn_status (*replay)(jn_backend *be, int slot, jn_error *err);
+    int32_t *(*step_scalar)(jn_backend *be, int i);
+    void (*set_step_scalar)(jn_backend *be, int i, int32_t value);
+    int32_t step_scalars_host[JN_BACKEND_STEP_SCALARS]; /* their storage on host backends */
+    /* ==== end of the CUDA block ==== */
 };
 
 /* Constructors. n_threads <= 0: all online CPUs. Return NULL + err on failure. */
@@ -159,6 +222,27 @@ jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err);
 static inline jn_status jn_backend_status(jn_backend *be, jn_error *err) {
     return be->status ? be->status(be, err) : jn_backend_cuda_last_error(be, err);
 }
+/* Settings of the cuda backend (error for other backends and unknown keys/values):
+ *  "gemm"  = "f32" (default: pedantic FP32 SGEMM, the f32 contract above) | "bf16" | "f16": the
+ *            large-M GEMMs (prefill, SigLIP, VQ convolutions) round x and W to that type and
+ *            accumulate in f32 on tensor cores (~1e-3 relative error). Initial: $JANUS_CUDA_GEMM.
+ *  "cudnn" = "auto" (default: cuDNN for conv2d when libcudnn.so.9 loads) | "on" (error if it
+ *            does not) | "off" (own kernels). Initial: $JANUS_CUDNN (AUTO|ON|OFF); with ON an
+ *            unusable cuDNN already fails jn_backend_cuda_create. */
+jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const char *value, jn_error *err);
+/* One line for `janus info`: device, memory, GEMM precision, conv2d engine (and why not cuDNN).
+ * Returns snprintf's count. */
+int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n);
+/* Free and total bytes of the cuda backend's device now (for planning what fits before loading). */
+jn_status jn_backend_cuda_memory(jn_backend *be, size_t *free_bytes, size_t *total_bytes, jn_error *err);
+
+/* Host-memory backends (ref, cpu) share these implementations of the entries above
+ * (engine/sample.c, engine/cpu/host_extra_ops.c): they read the scalars directly and call the
+ * backend's own rope / attention / copy2d / group_norm / silu. */
+jn_status jn_backend_host_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C,
+                                 int cfg_pairs, const jn_sample_params *sp, uint64_t stream0, uint64_t index,
+                                 const int32_t *index_dev, jn_error *err);
+void jn_backend_host_extra_ops(jn_backend *be); /* fills every entry of the CUDA block */
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,9 @@
 #include "testutil.h"
 
 static jn_backend *R, *C;
+/* tolerances of the GEMM-based ops (matmul M > 16, conv2d): f32 by default; the tensor-core pass
+ * (JANUS_CUDA_GEMM bf16/f16) loosens them, see main() */
+static double gemm_abs = 2e-4, gemm_rel = 1e-5, conv_abs = 1e-4, conv_rel = 1e-5;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
 static float frand(void) { /* uniform [-1, 1) */
@@ -101,7 +104,7 @@ static void t_matmul(jn_dtype type, int M, int N, int K, int with_bias, int x_of
     char name[128];
     snprintf(name, sizeof name, "matmul %s M=%d N=%d K=%d bias=%d xoff=%d", jn_dtype_name(type), M, N, K, with_bias,
              x_off);
-    tu_close(name, yc, yr, (size_t)M * N, 2e-4, 1e-5);
+    tu_close(name, yc, yr, (size_t)M * N, M > 16 ? gemm_abs : 2e-4, M > 16 ? gemm_rel : 1e-5);
     C->free(C, xbuf);
     C->free(C, yd);
     free(x);
@@ -184,6 +187,14 @@ static void t_norms(void) {
         float *gc = host_from(gd, n);
         char name[64];
         snprintf(name, sizeof name, "group_norm HW=%d C=%d G=%d", HW, Cc, G);
+        tu_close(name, gc, gr, n, 2e-5, 2e-6);
+        /* fused GroupNorm + SiLU against the ref composition */
+        R->group_norm_silu(R, gr, gx, &gw.wr, &gb.wr, HW, Cc, G, 1e-6f);
+        C->upload(C, gd, gx, n * sizeof(float));
+        C->group_norm_silu(C, gd, gd, &gw.wc, &gb.wc, HW, Cc, G, 1e-6f);
+        free(gc);
+        gc = host_from(gd, n);
+        snprintf(name, sizeof name, "group_norm_silu HW=%d C=%d G=%d", HW, Cc, G);
         tu_close(name, gc, gr, n, 2e-5, 2e-6);
         C->free(C, gd);
         free(gx);
@@ -299,7 +310,7 @@ static void t_conv(jn_dtype type, int Cout, int Cin, int kh, int kw, int H, int 
     char name[128];
     snprintf(name, sizeof name, "conv2d %s [%d,%d,%d,%d] on %dx%d stride %d pad %d", jn_dtype_name(type), Cout, Cin,
              kh, kw, H, W, stride, pad);
-    tu_close(name, yc, yr, ny, 1e-4, 1e-5);
+    tu_close(name, yc, yr, ny, conv_abs, conv_rel);
     C->free(C, xd);
     C->free(C, yd);
     free(x);
@@ -416,6 +427,96 @@ static void bench(void) {
     }
 }
 
+/* attention over f16/bf16 K/V caches (written with copy2d_kv) against the ref backend's
+ * attention_kv: the same rounded inputs, f32 arithmetic on both sides */
+static void t_attention_kv(jn_dtype kt, int n_seq, int n_q, int n_kv, int n_head, int d_head, int causal) {
+    const int w = n_head * d_head;
+    const size_t nq = (size_t)n_seq * n_q * w, nkv = (size_t)n_seq * n_kv * w;
+    float *q = rnd(nq, 1.0f), *k = rnd(nkv, 1.0f), *v = rnd(nkv, 1.0f), *outr = calloc(nq, sizeof(float));
+    uint16_t *kh = malloc(nkv * 2), *vh = malloc(nkv * 2);
+    R->copy2d_kv(R, kh, kt, w, k, w, n_seq * n_kv, w, NULL);
+    R->copy2d_kv(R, vh, kt, w, v, w, n_seq * n_kv, w, NULL);
+    const float sc = 1.0f / sqrtf((float)d_head);
+    R->attention_kv(R, outr, q, kh, vh, kt, n_seq, n_q, n_kv, n_head, d_head, w, w, (size_t)n_kv * w, w, causal, sc, NULL);
+    float *qd = dev_from(q, nq), *kd = dev_from(k, nkv), *vd = dev_from(v, nkv), *od = dev_from(NULL, nq);
+    void *khd = C->alloc(C, nkv * 2), *vhd = C->alloc(C, nkv * 2);
+    C->copy2d_kv(C, khd, kt, w, kd, w, n_seq * n_kv, w, NULL);
+    C->copy2d_kv(C, vhd, kt, w, vd, w, n_seq * n_kv, w, NULL);
+    uint16_t *khc = malloc(nkv * 2);
+    C->download(C, khc, khd, nkv * 2);
+    TU_CHECK(memcmp(khc, kh, nkv * 2) == 0, "copy2d_kv %s: device rounding == host rounding", jn_dtype_name(kt));
+    C->attention_kv(C, od, qd, khd, vhd, kt, n_seq, n_q, n_kv, n_head, d_head, w, w, (size_t)n_kv * w, w, causal, sc,
+                    NULL);
+    float *oc = host_from(od, nq);
+    char name[128];
+    snprintf(name, sizeof name, "attention_kv %s seq %d q %d kv %d heads %d d %d causal %d", jn_dtype_name(kt), n_seq,
+             n_q, n_kv, n_head, d_head, causal);
+    tu_close(name, oc, outr, nq, 2e-5, 2e-6);
+    C->free(C, qd);
+    C->free(C, kd);
+    C->free(C, vd);
+    C->free(C, od);
+    C->free(C, khd);
+    C->free(C, vhd);
+    free(q);
+    free(k);
+    free(v);
+    free(outr);
+    free(kh);
+    free(vh);
+    free(khc);
+    free(oc);
+}
+
+/* conv2d through cuDNN against the own im2col path (both f32 FMA: a few ulps apart) */
+static void t_conv_engines(void) {
+    jn_error err = {0};
+    char info[512];
+    if (jn_backend_cuda_set(C, "cudnn", "on", &err) != JN_OK) {
+        fprintf(stderr, "skip cuDNN comparison: %s\n", err.msg);
+        TU_CHECK(jn_backend_cuda_set(C, "cudnn", "auto", &err) == JN_OK, "%s", err.msg);
+        return;
+    }
+    jn_backend_cuda_describe(C, info, sizeof info);
+    fprintf(stderr, "%s\n", info);
+    TU_CHECK(strstr(info, "cuDNN") != NULL, "describe names cuDNN: %s", info);
+    struct {
+        jn_dtype t;
+        int Cout, Cin, k, H, W, stride, pad;
+    } cs[] = {{JN_F32, 128, 128, 3, 24, 24, 1, 1}, {JN_BF16, 64, 32, 3, 17, 13, 2, 1}, {JN_F16, 32, 3, 4, 16, 16, 4, 0},
+              {JN_Q8_0, 8, 32, 3, 11, 10, 2, 1}};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        int64_t ws[4] = {cs[i].Cout, cs[i].Cin, cs[i].k, cs[i].k}, bs[1] = {cs[i].Cout};
+        tw w, b;
+        tw_make(&w, cs[i].t, 4, ws, 0.3f);
+        tw_make(&b, JN_F32, 1, bs, 0.5f);
+        int Ho = (cs[i].H + 2 * cs[i].pad - cs[i].k) / cs[i].stride + 1;
+        int Wo = (cs[i].W + 2 * cs[i].pad - cs[i].k) / cs[i].stride + 1;
+        size_t nx = (size_t)cs[i].H * cs[i].W * cs[i].Cin, ny = (size_t)Ho * Wo * cs[i].Cout;
+        float *x = rnd(nx, 1.0f);
+        float *xd = dev_from(x, nx), *y1 = dev_from(NULL, ny), *y2 = dev_from(NULL, ny);
+        jn_backend_cuda_set(C, "cudnn", "on", &err);
+        C->conv2d(C, y1, xd, &w.wc, &b.wc, cs[i].H, cs[i].W, cs[i].stride, cs[i].pad);
+        jn_backend_cuda_set(C, "cudnn", "off", &err);
+        C->conv2d(C, y2, xd, &w.wc, &b.wc, cs[i].H, cs[i].W, cs[i].stride, cs[i].pad);
+        float *h1 = host_from(y1, ny), *h2 = host_from(y2, ny);
+        char name[128];
+        snprintf(name, sizeof name, "conv2d cuDNN vs own %s [%d,%d,%d,%d] on %dx%d stride %d", jn_dtype_name(cs[i].t),
+                 cs[i].Cout, cs[i].Cin, cs[i].k, cs[i].k, cs[i].H, cs[i].W, cs[i].stride);
+        tu_close(name, h1, h2, ny, 1e-4, 1e-6);
+        C->free(C, xd);
+        C->free(C, y1);
+        C->free(C, y2);
+        free(x);
+        free(h1);
+        free(h2);
+        tw_free(&w);
+        tw_free(&b);
+    }
+    TU_CHECK(jn_backend_cuda_set(C, "cudnn", "maybe", &err) == JN_ERR_USAGE, "bad cudnn value refused");
+    TU_CHECK(jn_backend_cuda_set(C, "cudnn", "auto", &err) == JN_OK, "%s", err.msg);
+}
+
 int main(void) {
     if (!jn_backend_cuda_available()) {
         fprintf(stderr, "skip: no CUDA device (or built without CUDA)\n");
@@ -428,6 +529,9 @@ int main(void) {
         fprintf(stderr, "FAIL backend create: %s\n", err.msg);
         return 1;
     }
+    char info[512];
+    jn_backend_cuda_describe(C, info, sizeof info);
+    fprintf(stderr, "%s\n", info);
 
     const jn_dtype types[5] = {JN_F32, JN_F16, JN_BF16, JN_Q8_0, JN_Q4_0};
     const int Ms[6] = {1, 2, 5, 16, 17, 64};
@@ -458,6 +562,14 @@ int main(void) {
     t_attention(2, 4, 130, 3, 256, 1); /* decode kernel split over blocks, wide head */
     t_attention(1, 1, 2000, 2, 128, 0); /* long context decode */
 
+    for (int t = 0; t < 2; t++) {
+        const jn_dtype kt = t ? JN_BF16 : JN_F16;
+        t_attention_kv(kt, 2, 1, 300, 4, 128, 1); /* decode */
+        t_attention_kv(kt, 4, 1, 700, 16, 64, 1); /* decode, CFG rows, 1B-like heads */
+        t_attention_kv(kt, 1, 37, 37, 3, 64, 1);  /* prefill */
+        t_attention_kv(kt, 1, 20, 45, 1, 512, 0); /* VQ-like wide head */
+    }
+
     t_elementwise();
 
     t_conv(JN_F16, 12, 8, 3, 3, 9, 7, 1, 1, 1, 4);
@@ -465,6 +577,31 @@ int main(void) {
     t_conv(JN_F32, 5, 16, 1, 1, 6, 4, 1, 0, 0, 2); /* [Cout, Cin] weight as 1×1 */
     t_conv(JN_BF16, 32, 3, 4, 4, 16, 16, 4, 0, 1, 4);
     t_conv(JN_Q8_0, 8, 32, 3, 3, 11, 10, 2, 1, 1, 4);
+    t_conv_engines();
+
+    /* tensor cores: the large-M matmuls and the convolutions again with bf16 / f16 GEMMs. Bounds:
+     * x and W each rounded to 8 (bf16) / 11 (f16) significant bits, K ≤ 1024 terms of random sign:
+     * relative L2 error ≈ 2·2^-9·… ≈ 3e-3 (bf16), 4e-4 (f16); the limits are ~3x that. To be
+     * replaced by the measured values from the first run on a device (docs/cuda.md). */
+    const char *modes[2] = {"bf16", "f16"};
+    const double rels[2] = {1e-2, 1.5e-3}, abss[2] = {0.15, 0.02};
+    for (int q = 0; q < 2; q++) {
+        TU_CHECK(jn_backend_cuda_set(C, "gemm", modes[q], &err) == JN_OK, "%s", err.msg);
+        gemm_rel = conv_rel = rels[q];
+        gemm_abs = conv_abs = abss[q];
+        fprintf(stderr, "-- GEMM precision %s\n", modes[q]);
+        for (int t = 0; t < 5; t++) t_matmul(types[t], 64, 67, 256, 1, 0);
+        t_matmul(JN_F32, 40, 19, 100, 0, 0);
+        t_matmul(JN_Q8_0, 300, 512, 1024, 1, 0);
+        t_matmul(JN_BF16, 33, 2048, 2048, 0, 0);
+        t_conv(JN_F16, 12, 8, 3, 3, 9, 7, 1, 1, 1, 4);
+        t_conv(JN_BF16, 32, 3, 4, 4, 16, 16, 4, 0, 1, 4);
+        t_conv(JN_F32, 5, 16, 1, 1, 6, 4, 1, 0, 1, 4);
+    }
+    TU_CHECK(jn_backend_cuda_set(C, "gemm", "f32", &err) == JN_OK, "%s", err.msg);
+    TU_CHECK(jn_backend_cuda_set(C, "gemm", "tf32", &err) == JN_ERR_USAGE, "unknown precision refused");
+    TU_CHECK(jn_backend_cuda_set(R, "gemm", "bf16", &err) == JN_ERR_USAGE, "ref backend has no GEMM precision");
+    gemm_abs = 2e-4, gemm_rel = 1e-5, conv_abs = 1e-4, conv_rel = 1e-5;
 
     const char *bn = getenv("JANUS_CUDA_BENCH");
     if (bn && *bn == '1') bench();

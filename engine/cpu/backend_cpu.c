@@ -615,5 +615,6 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
     be->conv2d = op_conv2d;
     be->upsample2x = op_upsample2x;
     be->status = cpu_status;
+    jn_backend_host_extra_ops(be); /* the entries of the CUDA block: sample, *_dpos, K/V, capture */
     return be;
 }

@@ -46,6 +46,62 @@ extern "C" jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err) {
     return jn_fail(err, c->code, "cuda device %d: %s", c->device, c->msg);
 }
 
+extern "C" jn_status jn_backend_cuda_set(jn_backend *be, const char *key, const char *value, jn_error *err) {
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl)
+        return jn_fail(err, JN_ERR_USAGE, "%s=%s: only the cuda backend has this setting", key ? key : "?",
+                       value ? value : "");
+    jn_cuda_impl *c = jn_cuda(be);
+    if (key && !strcmp(key, "gemm")) {
+        int m = jn_cuda_gemm_parse(value);
+        if (m < 0) return jn_fail(err, JN_ERR_USAGE, "GEMM precision '%s': expected f32, bf16 or f16", value);
+        c->gemm_mode = m;
+        return JN_OK;
+    }
+    if (key && !strcmp(key, "cudnn")) {
+        int m = jn_cuda_cudnn_parse(value);
+        if (m < 0) return jn_fail(err, JN_ERR_USAGE, "cudnn '%s': expected auto, on or off", value);
+        return jn_cuda_cudnn_setup(c, m, err);
+    }
+    return jn_fail(err, JN_ERR_USAGE, "cuda setting '%s': expected gemm or cudnn", key ? key : "(null)");
+}
+
+extern "C" jn_status jn_backend_cuda_memory(jn_backend *be, size_t *free_bytes, size_t *total_bytes, jn_error *err) {
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl)
+        return jn_fail(err, JN_ERR_USAGE, "device memory: not a cuda backend");
+    jn_cuda_impl *c = jn_cuda(be);
+    size_t fr = 0, tot = 0;
+    cudaError_t e = cudaMemGetInfo(&fr, &tot);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cudaMemGetInfo failed: %s", c->device, cudaGetErrorString(e));
+    }
+    if (free_bytes) *free_bytes = fr;
+    if (total_bytes) *total_bytes = tot;
+    return JN_OK;
+}
+
+extern "C" int jn_backend_cuda_describe(jn_backend *be, char *buf, size_t n) {
+    if (!be || !be->name || strcmp(be->name, "cuda") != 0 || !be->impl) return snprintf(buf, n, "not a cuda backend");
+    jn_cuda_impl *c = jn_cuda(be);
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, c->device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(p.name, sizeof p.name, "?");
+        p.major = p.minor = 0;
+        p.totalGlobalMem = 0;
+    }
+    size_t v = jn_cuda_cudnn_version(c);
+    char conv[256];
+    if (v)
+        snprintf(conv, sizeof conv, "cuDNN %zu.%zu.%zu", v / 10000, v / 100 % 100, v % 100);
+    else
+        snprintf(conv, sizeof conv, "own im2col kernels (%s)", c->cudnn_why);
+    return snprintf(buf, n, "cuda device %d: %s (sm_%d%d, %zu MiB), %d SMs; large GEMMs %s; conv2d %s", c->device,
+                    p.name, p.major, p.minor, (size_t)(p.totalGlobalMem >> 20), c->n_sm,
+                    c->gemm_mode == JN_CUDA_GEMM_F32 ? "FP32 (pedantic SGEMM)" : jn_cuda_gemm_name(c->gemm_mode),
+                    conv);
+}
+
 /* ---------------------------------------------------------------- scratch */
 
 void *jn_cuda_scratch(jn_cuda_impl *c, jn_cuda_buf *b, size_t nbytes) {
@@ -124,6 +180,76 @@ static void cu_memset0(jn_backend *be, void *dst, size_t nbytes) {
 static void cu_synchronize(jn_backend *be) {
     jn_cuda_impl *c = jn_cuda(be);
     JN_CUDA_CHECK(c, cudaStreamSynchronize(c->stream));
+}
+
+/* ---------------------------------------------------------------- step capture (CUDA graphs) */
+
+static void cu_capture_begin(jn_backend *be) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (c->failed) return;
+    if (c->capturing) {
+        jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "capture_begin", "a capture is already in progress");
+        return;
+    }
+    /* thread-local mode: other threads' unsafe CUDA calls are not affected by this capture */
+    if (JN_CUDA_OK(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal))) c->capturing = 1;
+}
+
+static jn_status cu_capture_end(jn_backend *be, int slot, jn_error *err) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (slot < 0 || slot >= JN_BACKEND_GRAPH_SLOTS)
+        return jn_fail(err, JN_ERR_USAGE, "capture_end: slot %d outside 0..%d", slot, JN_BACKEND_GRAPH_SLOTS - 1);
+    if (!c->capturing) {
+        if (c->failed) return jn_backend_cuda_last_error(be, err);
+        return jn_fail(err, JN_ERR_USAGE, "capture_end without capture_begin");
+    }
+    c->capturing = 0;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(c->stream, &g);
+    if (c->failed) { /* an op inside the capture failed (e.g. scratch growth: run the step eagerly first) */
+        if (g) cudaGraphDestroy(g);
+        (void)cudaGetLastError();
+        return jn_fail(err, c->code, "cuda device %d: capture failed: %s (run the step once eagerly before capturing it)",
+                       c->device, c->msg);
+    }
+    if (e != cudaSuccess || !g) {
+        jn_cuda_record(c, JN_ERR_RUNTIME, __FILE__, __LINE__, "cudaStreamEndCapture",
+                       e != cudaSuccess ? cudaGetErrorString(e) : "no graph");
+        return jn_backend_cuda_last_error(be, err);
+    }
+    cudaGraphExec_t x = NULL;
+    e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+        jn_cuda_record(c, JN_ERR_RUNTIME, __FILE__, __LINE__, "cudaGraphInstantiate", cudaGetErrorString(e));
+        return jn_backend_cuda_last_error(be, err);
+    }
+    if (c->graphs[slot]) cudaGraphExecDestroy(c->graphs[slot]);
+    c->graphs[slot] = x;
+    return JN_OK;
+}
+
+static jn_status cu_replay(jn_backend *be, int slot, jn_error *err) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (slot < 0 || slot >= JN_BACKEND_GRAPH_SLOTS || !c->graphs[slot])
+        return jn_fail(err, JN_ERR_USAGE, "replay: no graph captured in slot %d", slot);
+    if (!c->failed) (void)JN_CUDA_OK(c, cudaGraphLaunch(c->graphs[slot], c->stream));
+    return jn_backend_cuda_last_error(be, err);
+}
+
+static int32_t *cu_step_scalar(jn_backend *be, int i) {
+    jn_cuda_impl *c = jn_cuda(be);
+    return i >= 0 && i < JN_BACKEND_STEP_SCALARS ? c->scalars + i : NULL;
+}
+
+__global__ void set_scalar_kernel(int32_t *p, int32_t v) { *p = v; }
+
+static void cu_set_step_scalar(jn_backend *be, int i, int32_t value) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (c->failed || i < 0 || i >= JN_BACKEND_STEP_SCALARS) return;
+    /* a kernel argument, not a host copy: stream-ordered, nothing on the host to keep alive */
+    set_scalar_kernel<<<1, 1, 0, c->stream>>>(c->scalars + i, value);
+    JN_CUDA_LAUNCHED(c);
 }
 
 #define JN_PINNED_BYTES ((size_t)64 << 20) /* two 32 MiB halves */
@@ -206,7 +332,8 @@ static void cu_destroy(jn_backend *be) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c) {
         cudaStreamSynchronize(c->stream);
-        jn_cuda_buf *bufs[] = {&c->s_w, &c->s_col, &c->s_idx, &c->s_gn, &c->s_att};
+        jn_cuda_buf *bufs[] = {&c->s_w,  &c->s_col, &c->s_idx,  &c->s_gn,   &c->s_att,
+                               &c->s_samp, &c->s_xh, &c->s_wh, &c->s_ltws, &c->s_dnnws};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (bufs[i]->p) cudaFree(bufs[i]->p);
         if (c->pinned) cudaFreeHost(c->pinned);
@@ -214,6 +341,15 @@ static void cu_destroy(jn_backend *be) {
             cudaEventDestroy(c->ev[0]);
             cudaEventDestroy(c->ev[1]);
         }
+        jn_cuda_cudnn_free(c);
+        if (c->capturing) {
+            cudaGraph_t g = NULL;
+            if (cudaStreamEndCapture(c->stream, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+        }
+        for (int i = 0; i < JN_BACKEND_GRAPH_SLOTS; i++)
+            if (c->graphs[i]) cudaGraphExecDestroy(c->graphs[i]);
+        if (c->scalars) cudaFree(c->scalars);
+        if (c->lt) cublasLtDestroy(c->lt);
         if (c->cublas) cublasDestroy(c->cublas);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
@@ -253,6 +389,17 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         return NULL;
     }
     c->device = device;
+    const char *gm = getenv("JANUS_CUDA_GEMM"), *dm = getenv("JANUS_CUDNN");
+    int dnn_mode = jn_cuda_cudnn_parse(dm);
+    if ((c->gemm_mode = jn_cuda_gemm_parse(gm)) < 0 || dnn_mode < 0) {
+        if (dnn_mode < 0)
+            jn_fail(err, JN_ERR_USAGE, "JANUS_CUDNN=%s: expected AUTO, ON or OFF", dm);
+        else
+            jn_fail(err, JN_ERR_USAGE, "JANUS_CUDA_GEMM=%s: expected f32, bf16 or f16", gm);
+        free(be);
+        free(c);
+        return NULL;
+    }
     be->name = "cuda";
     be->impl = c;
     if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) {
@@ -275,6 +422,17 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     if ((s = cublasSetStream(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS ||
         (s = cublasSetMathMode(c->cublas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
         jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cuBLAS setup failed: %s", device, jn_cublas_status_str(s));
+        cu_destroy(be);
+        return NULL;
+    }
+    if ((e = cudaMalloc((void **)&c->scalars, JN_BACKEND_STEP_SCALARS * sizeof(int32_t))) != cudaSuccess ||
+        (e = cudaMemsetAsync(c->scalars, 0, JN_BACKEND_STEP_SCALARS * sizeof(int32_t), c->stream)) != cudaSuccess) {
+        jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cannot allocate the step scalars: %s", device,
+                cudaGetErrorString(e));
+        cu_destroy(be);
+        return NULL;
+    }
+    if (jn_cuda_cudnn_setup(c, dnn_mode, err) != JN_OK) {
         cu_destroy(be);
         return NULL;
     }
@@ -305,5 +463,18 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
     be->copy2d = jn_cuda_copy2d;
     be->conv2d = jn_cuda_conv2d;
     be->upsample2x = jn_cuda_upsample2x;
+    be->sample = jn_cuda_sample;
+    be->get_rows_dev = jn_cuda_get_rows_dev;
+    be->rope_dpos = jn_cuda_rope_dpos;
+    be->attention_dpos = jn_cuda_attention_dpos;
+    be->copy2d_dpos = jn_cuda_copy2d_dpos;
+    be->copy2d_kv = jn_cuda_copy2d_kv;
+    be->attention_kv = jn_cuda_attention_kv;
+    be->group_norm_silu = jn_cuda_group_norm_silu;
+    be->capture_begin = cu_capture_begin;
+    be->capture_end = cu_capture_end;
+    be->replay = cu_replay;
+    be->step_scalar = cu_step_scalar;
+    be->set_step_scalar = cu_set_step_scalar;
     return be;
 }

@@ -11,6 +11,7 @@
 #ifndef JANUS_ENGINE_CUDA_COMMON_CUH
 #define JANUS_ENGINE_CUDA_COMMON_CUH
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -27,19 +28,37 @@ struct jn_cuda_buf {
     size_t cap;
 };
 
+/* precision of the large-M GEMMs (gemm_lt.cu) */
+enum { JN_CUDA_GEMM_F32 = 0, JN_CUDA_GEMM_BF16 = 1, JN_CUDA_GEMM_F16 = 2 };
+/* use of cuDNN for conv2d (conv_cudnn.cu) */
+enum { JN_CUDNN_AUTO = 0, JN_CUDNN_ON = 1, JN_CUDNN_OFF = 2 };
+struct jn_cudnn; /* the dlopen'ed library and its handle (conv_cudnn.cu) */
+
 struct jn_cuda_impl {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
+    cublasLtHandle_t lt; /* created on first half-precision GEMM */
+    int gemm_mode;       /* JN_CUDA_GEMM_*: JANUS_CUDA_GEMM at create, jn_backend_cuda_set "gemm" */
+    jn_cudnn *dnn;       /* NULL: conv2d uses the own kernels */
+    int cudnn_mode;      /* JN_CUDNN_*: JANUS_CUDNN at create, jn_backend_cuda_set "cudnn" */
+    char cudnn_why[192]; /* why dnn is NULL */
     /* scratch (device): converted weights, im2col columns, small index arrays, group-norm and
      * split-attention partials */
     jn_cuda_buf s_w, s_col, s_idx, s_gn, s_att;
+    jn_cuda_buf s_samp;               /* sampler: scaled logits and weights [2, n_out, C] */
+    jn_cuda_buf s_xh, s_wh, s_ltws;   /* half GEMM: converted x, converted W rows, cuBLASLt workspace */
+    jn_cuda_buf s_dnnws;              /* cuDNN workspace */
     int n_sm; /* multiprocessors (sizes the split of decode attention) */
     /* pinned host staging for weight uploads (two halves, double-buffered with events) */
     void *pinned;
     size_t pinned_cap;
     cudaEvent_t ev[2];
     int ev_ok;
+    /* step capture: instantiated graphs, the stream being captured, device int32 step scalars */
+    cudaGraphExec_t graphs[JN_BACKEND_GRAPH_SLOTS];
+    int capturing;
+    int32_t *scalars; /* [JN_BACKEND_STEP_SCALARS] */
     /* first failure (sticky) */
     int failed;
     jn_status code;
@@ -96,13 +115,51 @@ void jn_cuda_weight_rows_f32(jn_cuda_impl *c, float *dst, const jn_weight *w, in
 void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const float *wf, int M, int N,
                        int K);
 
+/* gemm_lt.cu: y[M, N] (row stride ldy) = x[M, K] · Wᵀ with x and W rounded to the half type of
+ * c->gemm_mode (≠ F32) and f32 accumulation on tensor cores; W is the weight w (any dtype) or,
+ * when w == NULL, the f32 device matrix wf[N, K]. */
+void jn_cuda_half_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const jn_weight *w, const float *wf,
+                       int M, int N, int K);
+int jn_cuda_gemm_parse(const char *s); /* "f32"/"bf16"/"f16" (NULL/"" = f32) → JN_CUDA_GEMM_*, -1 if unknown */
+const char *jn_cuda_gemm_name(int mode);
+
+/* conv_cudnn.cu */
+int jn_cuda_cudnn_parse(const char *s); /* "auto"/"on"/"off" (NULL/"" = auto) → JN_CUDNN_*, -1 if unknown */
+/* Applies mode: loads cuDNN unless OFF; error only for ON without a usable cuDNN. */
+jn_status jn_cuda_cudnn_setup(jn_cuda_impl *c, int mode, jn_error *err);
+void jn_cuda_cudnn_free(jn_cuda_impl *c);
+size_t jn_cuda_cudnn_version(const jn_cuda_impl *c); /* 0: not in use */
+/* y[Ho, Wo, Cout] = conv(x[H, W, Cin], wf[Cout, kh, kw, Cin] f32), no bias. Returns 1 if done (or
+ * an error was recorded), 0 if the caller must use the own kernels. */
+int jn_cuda_conv_cudnn(jn_cuda_impl *c, float *y, const float *x, const float *wf, int H, int W, int Cin, int Cout,
+                       int kh, int kw, int stride, int pad, int Ho, int Wo);
+
 /* ---------------------------------------------------------------- op entry points (jn_backend table) */
 /* matmul.cu */
 void jn_cuda_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int M);
 void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n);
 void jn_cuda_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int H, int W,
                     int stride, int pad);
+void jn_cuda_get_rows_dev(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n);
+/* sample.cu */
+jn_status jn_cuda_sample(jn_backend *be, int32_t *ids, int repeat, const float *logits, int n_out, int C, int cfg_pairs,
+                         const jn_sample_params *sp, uint64_t stream0, uint64_t index, const int32_t *index_dev,
+                         jn_error *err);
 /* ops.cu */
+void jn_cuda_group_norm_silu(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                             int C, int G, float eps);
+void jn_cuda_rope_dpos(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                       const int32_t *pos0_host, const int32_t *dpos, float theta);
+void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                            int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                            int causal, float scale, const int32_t *dpos);
+void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                         const int32_t *dpos);
+void jn_cuda_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
+                       const int32_t *dpos);
+void jn_cuda_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                          int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                          int ldo, int causal, float scale, const int32_t *dpos);
 void jn_cuda_rms_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, int M, int N, float eps);
 void jn_cuda_layer_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int M, int N,
                         float eps);

@@ -9,9 +9,11 @@
  *    scratch) and multiplied with cuBLAS SGEMM in pedantic FP32 (no TF32), so the result meets the
  *    f32 contract of backend.h: relative error ~1e-6 vs the f64 reference, not the ~1e-3 of a
  *    bf16-activation GEMM. Cost: one extra pass over W per call (cheap next to the GEMM at large M).
+ *    JANUS_CUDA_GEMM=bf16|f16 sends this path to tensor cores instead (gemm_lt.cu).
  * Convolution: channels-last im2col in bounded chunks into device scratch with the weight
  * converted once per call to f32 and permuted to [Cout, kh, kw, Cin] (so each im2col row is
- * contiguous Cin runs of x), then SGEMM. 1×1 stride-1 unpadded convs go straight to matmul. */
+ * contiguous Cin runs of x), then SGEMM; with cuDNN loaded (conv_cudnn.cu) that permuted weight
+ * goes to cuDNN instead. 1×1 stride-1 unpadded convs go straight to matmul. */
 #include "common.cuh"
 
 #define JN_GEMV_MAX_M 16
@@ -36,9 +38,12 @@ __device__ __forceinline__ void fma8(float (&acc)[MB], const float *wf, const fl
 }
 
 /* y[M, N] = x[M, K] · W[N, K]^T + bias; one warp per row n; M ≤ MB. T: dtype, vectorised path
- * (requires 16-byte aligned x and K % 8 == 0 for f16/bf16, K % 4 == 0 for f32). */
+ * (requires 16-byte aligned x and K % 8 == 0 for f16/bf16, K % 4 == 0 for f32).
+ * Launch bounds: MB = 16 (8 CFG pairs) with the default register heuristic (64) spilled 24 bytes
+ * per thread for f16/bf16 (ptxas -v, docs/cuda.md); the "2 blocks per SM" hint lets it use 96
+ * registers without spills. MB ≤ 8 keep the default (no spills, ≤ 64 registers). */
 template <int T, int MB>
-__global__ void __launch_bounds__(JN_GEMV_WARPS * 32)
+__global__ void __launch_bounds__(JN_GEMV_WARPS * 32, MB >= 16 ? 2 : 0)
     gemv_vec_kernel(float *__restrict__ y, const float *__restrict__ x, const uint8_t *__restrict__ W, size_t rb,
                     const float *__restrict__ bias, int M, int N, int K) {
     const int lane = threadIdx.x & 31;
@@ -239,6 +244,10 @@ void jn_cuda_add_bias(jn_cuda_impl *c, float *y, const float *bias, int64_t M, i
 
 void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, const float *wf, int M, int N, int K) {
     if (M <= 0 || N <= 0) return;
+    if (c->gemm_mode != JN_CUDA_GEMM_F32) { /* tensor cores (conv2d's im2col GEMMs) */
+        jn_cuda_half_gemm(c, y, ldy, x, NULL, wf, M, N, K);
+        return;
+    }
     const float one = 1.0f, zero = 0.0f;
     /* column-major view: yᵀ[N, M] = Wf[N, K] · xᵀ[K, M]  (Wf row-major [N,K] = col-major [K,N], op T) */
     (void)JN_CUBLAS_OK(c, cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wf, K, x, K, &zero, y,
@@ -262,7 +271,9 @@ static void matmul_impl(jn_cuda_impl *c, float *y, const float *x, const jn_weig
         gemv(c, y, x, w, b, M, N, K, rb);
         return;
     }
-    if (w->type == JN_F32) {
+    if (c->gemm_mode != JN_CUDA_GEMM_F32) {
+        jn_cuda_half_gemm(c, y, N, x, w, NULL, M, N, K);
+    } else if (w->type == JN_F32) {
         jn_cuda_sgemm_xwt(c, y, N, x, (const float *)w->dev, M, N, K);
     } else {
         int64_t nc = JN_WCHUNK_FLOATS / K64;
@@ -292,16 +303,19 @@ struct ids_inline {
 
 /* y[i, k] = W[ids[i], k] as f32; ids from the inline struct (dev_ids == NULL) or device memory */
 __global__ void get_rows_kernel(float *__restrict__ y, const uint8_t *__restrict__ W, size_t rb, int type, int64_t K,
-                                int n, ids_inline ids, const int32_t *__restrict__ dev_ids) {
+                                int n, ids_inline ids, const int32_t *__restrict__ dev_ids, int32_t N) {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= (int64_t)n * K) return;
     int i = (int)(e / K);
     int64_t k = e - (int64_t)i * K;
     int32_t id = dev_ids ? dev_ids[i] : ids.v[i];
+    id = id < 0 ? 0 : id >= N ? N - 1 : id; /* device ids are not checked by the host */
     y[e] = jn_load_w(type, W + (size_t)id * rb, k);
 }
 
-void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n) {
+/* ids_host != NULL: host ids (inline or uploaded); else dev_ids in device memory */
+static void get_rows_impl(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, const int32_t *dev_ids,
+                          int n) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n <= 0) return;
     int64_t K = jn_weight_cols(w);
@@ -311,17 +325,25 @@ void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_
         return;
     }
     ids_inline ids;
-    const int32_t *dev_ids = NULL;
-    if (n <= JN_IDS_INLINE) {
+    if (ids_host && n <= JN_IDS_INLINE) {
         memcpy(ids.v, ids_host, (size_t)n * sizeof(int32_t));
-    } else {
+    } else if (ids_host) {
         dev_ids = jn_cuda_upload_i32(c, ids_host, n);
         if (!dev_ids) return;
     }
     int64_t tot = (int64_t)n * K;
     get_rows_kernel<<<(unsigned)JN_CEIL_DIV(tot, 256), 256, 0, c->stream>>>(y, (const uint8_t *)w->dev, rb,
-                                                                             (int)w->type, K, n, ids, dev_ids);
+                                                                             (int)w->type, K, n, ids, dev_ids,
+                                                                             (int32_t)jn_weight_rows(w));
     JN_CUDA_LAUNCHED(c);
+}
+
+void jn_cuda_get_rows(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids_host, int n) {
+    get_rows_impl(be, y, w, ids_host, NULL, n);
+}
+
+void jn_cuda_get_rows_dev(jn_backend *be, float *y, const jn_weight *w, const int32_t *ids, int n) {
+    get_rows_impl(be, y, w, NULL, ids, n);
 }
 
 /* ---------------------------------------------------------------- conv2d */
@@ -370,6 +392,10 @@ void jn_cuda_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w
     conv_weight_f32_kernel<<<(unsigned)JN_CEIL_DIV(tw, 256), 256, 0, c->stream>>>(wf, (const uint8_t *)w->dev, rb,
                                                                                    (int)w->type, Cout, Cin, kh, kw);
     JN_CUDA_LAUNCHED(c);
+    if (c->dnn && jn_cuda_conv_cudnn(c, y, x, wf, H, W, Cin, Cout, kh, kw, stride, pad, Ho, Wo)) {
+        jn_cuda_add_bias(c, y, bias ? (const float *)bias->dev : NULL, P, Cout);
+        return;
+    }
     int64_t pc = JN_COL_FLOATS / K;
     if (pc < 1) pc = 1;
     if (pc > P) pc = P;

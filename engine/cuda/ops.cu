@@ -116,16 +116,18 @@ __global__ void gn_stats_kernel(float *__restrict__ stats, const double *__restr
     }
 }
 
+template <bool SILU>
 __global__ void gn_apply_kernel(float *y, const float *x, const float *__restrict__ stats, const float *__restrict__ w,
                                 const float *__restrict__ b, int64_t n, int C, int cg) {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n) return;
     int ch = (int)(e % C), g = ch / cg;
-    y[e] = (x[e] - stats[2 * g]) * stats[2 * g + 1] * w[ch] + (b ? b[ch] : 0.0f);
+    float v = (x[e] - stats[2 * g]) * stats[2 * g + 1] * w[ch] + (b ? b[ch] : 0.0f);
+    y[e] = SILU ? v / (1.0f + expf(-v)) : v; /* the VQ decoder's norm → SiLU pairs in one pass */
 }
 
-void jn_cuda_group_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW, int C,
-                        int G, float eps) {
+static void group_norm_impl(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                            int C, int G, float eps, bool silu) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || HW <= 0 || C <= 0) return;
     if (G <= 0 || C % G != 0) {
@@ -143,9 +145,22 @@ void jn_cuda_group_norm(jn_backend *be, float *y, const float *x, const jn_weigh
     gn_stats_kernel<<<G, 256, 0, c->stream>>>(stats, part, nchunk, HW, C, cg, eps);
     JN_CUDA_LAUNCHED(c);
     int64_t n = (int64_t)HW * C;
-    gn_apply_kernel<<<ew_blocks((size_t)n), JN_EW_THREADS, 0, c->stream>>>(y, x, stats, (const float *)w->dev,
-                                                                            b ? (const float *)b->dev : NULL, n, C, cg);
+    const float *wd = (const float *)w->dev, *bd = b ? (const float *)b->dev : NULL;
+    if (silu)
+        gn_apply_kernel<true><<<ew_blocks((size_t)n), JN_EW_THREADS, 0, c->stream>>>(y, x, stats, wd, bd, n, C, cg);
+    else
+        gn_apply_kernel<false><<<ew_blocks((size_t)n), JN_EW_THREADS, 0, c->stream>>>(y, x, stats, wd, bd, n, C, cg);
     JN_CUDA_LAUNCHED(c);
+}
+
+void jn_cuda_group_norm(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW, int C,
+                        int G, float eps) {
+    group_norm_impl(be, y, x, w, b, HW, C, G, eps, false);
+}
+
+void jn_cuda_group_norm_silu(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *b, int HW,
+                             int C, int G, float eps) {
+    group_norm_impl(be, y, x, w, b, HW, C, G, eps, true);
 }
 
 /* ---------------------------------------------------------------- RoPE */
@@ -158,7 +173,7 @@ struct rope_params {
 
 /* one thread per (row, head, i < d/2) */
 __global__ void rope_kernel(float *x, int n_tok, int n_head, int d_head, int ld, int64_t nrows, rope_params rp,
-                            const int32_t *__restrict__ dev_pos) {
+                            const int32_t *__restrict__ dev_pos, const int32_t *__restrict__ dpos) {
     const int half = d_head / 2;
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= nrows * n_head * half) return;
@@ -167,7 +182,7 @@ __global__ void rope_kernel(float *x, int n_tok, int n_head, int d_head, int ld,
     int h = (int)(t2 % n_head);
     int64_t row = t2 / n_head;
     int s = (int)(row / n_tok), t = (int)(row % n_tok);
-    float p = (float)((dev_pos ? dev_pos[s] : rp.pos[s]) + t);
+    float p = (float)((dev_pos ? dev_pos[s] : rp.pos[s]) + t + (dpos ? *dpos : 0));
     float angle = rp.inv_freq[i] * p;
     float cs = cosf(angle), sn = sinf(angle);
     float *v = x + (size_t)row * ld + (size_t)h * d_head;
@@ -176,8 +191,8 @@ __global__ void rope_kernel(float *x, int n_tok, int n_head, int d_head, int ld,
     v[i + half] = b * cs + a * sn;
 }
 
-void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
-                  const int32_t *pos0_host, float theta) {
+void jn_cuda_rope_dpos(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                       const int32_t *pos0_host, const int32_t *dpos, float theta) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n_seq <= 0 || n_tok <= 0 || n_head <= 0 || d_head < 2) return;
     if (d_head / 2 > 256) {
@@ -198,26 +213,41 @@ void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, in
     }
     int64_t nrows = (int64_t)n_seq * n_tok;
     size_t n = (size_t)nrows * n_head * (d_head / 2);
-    rope_kernel<<<ew_blocks(n), JN_EW_THREADS, 0, c->stream>>>(x, n_tok, n_head, d_head, ld, nrows, rp, dev_pos);
+    rope_kernel<<<ew_blocks(n), JN_EW_THREADS, 0, c->stream>>>(x, n_tok, n_head, d_head, ld, nrows, rp, dev_pos,
+                                                                 dpos);
     JN_CUDA_LAUNCHED(c);
+}
+
+void jn_cuda_rope(jn_backend *be, float *x, int n_seq, int n_tok, int n_head, int d_head, int ld,
+                  const int32_t *pos0_host, float theta) {
+    jn_cuda_rope_dpos(be, x, n_seq, n_tok, n_head, d_head, ld, pos0_host, NULL, theta);
 }
 
 /* ---------------------------------------------------------------- attention */
 
 struct attn_args {
     float *out;
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v; /* KT elements (float, __half, __nv_bfloat16) */
     int n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal;
     size_t seq_stride;
     float scale;
+    const int32_t *dpos; /* NULL or a device delta: the kernels see n_kv + *dpos keys */
 };
+
+__device__ __forceinline__ int attn_n_kv(const attn_args &a) { return a.n_kv + (a.dpos ? *a.dpos : 0); }
+
+/* a K/V cache element as f32 (exact for every KT) */
+__device__ __forceinline__ float kv_f(float v) { return v; }
+__device__ __forceinline__ float kv_f(__half v) { return __half2float(v); }
+__device__ __forceinline__ float kv_f(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 #define JN_ATT_QB 8 /* queries (warps) per block in the tiled kernel */
 
 /* Tiled prefill kernel. grid (ceil(n_q/QB), n_head, n_seq), block QB warps; warp w owns query
  * i = blockIdx.x*QB + w; q and the output accumulator live in registers (DPL values per lane,
  * element c = lane + 32·j); K/V tiles of TK rows are staged in shared memory. */
-template <int DPL>
+template <int DPL, typename KT>
 __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, int TK) {
     extern __shared__ float smem[];
     const int d = a.d_head;
@@ -228,11 +258,12 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
     const int s = blockIdx.z, h = blockIdx.y;
     const int i = blockIdx.x * JN_ATT_QB + w;
     const bool active = i < a.n_q;
-    int last = a.causal ? a.n_kv - a.n_q + i : a.n_kv - 1;
-    if (last > a.n_kv - 1) last = a.n_kv - 1;
+    const int n_kv = attn_n_kv(a);
+    int last = a.causal ? n_kv - a.n_q + i : n_kv - 1;
+    if (last > n_kv - 1) last = n_kv - 1;
     int i_hi = min(a.n_q - 1, (int)blockIdx.x * JN_ATT_QB + JN_ATT_QB - 1);
-    int block_last = a.causal ? a.n_kv - a.n_q + i_hi : a.n_kv - 1;
-    if (block_last > a.n_kv - 1) block_last = a.n_kv - 1;
+    int block_last = a.causal ? n_kv - a.n_q + i_hi : n_kv - 1;
+    if (block_last > n_kv - 1) block_last = n_kv - 1;
 
     float q[DPL], o[DPL];
     const float *qr = a.q + ((size_t)s * a.n_q + (active ? i : 0)) * a.ldq + (size_t)h * d;
@@ -243,8 +274,8 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
         o[j] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    const float *kb = a.k + (size_t)s * a.seq_stride + (size_t)h * d;
-    const float *vb = a.v + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *kb = (const KT *)a.k + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *vb = (const KT *)a.v + (size_t)s * a.seq_stride + (size_t)h * d;
     float *Pw = P + (size_t)w * TK;
 
     for (int j0 = 0; j0 <= block_last; j0 += TK) {
@@ -252,8 +283,8 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
         __syncthreads(); /* previous tile fully consumed */
         for (int e = threadIdx.x; e < tk * d; e += blockDim.x) {
             int r = e / d, cc = e - r * d;
-            Ks[e] = kb[(size_t)(j0 + r) * a.ldkv + cc];
-            Vs[e] = vb[(size_t)(j0 + r) * a.ldkv + cc];
+            Ks[e] = kv_f(kb[(size_t)(j0 + r) * a.ldkv + cc]);
+            Vs[e] = kv_f(vb[(size_t)(j0 + r) * a.ldkv + cc]);
         }
         __syncthreads();
         if (!active || j0 > last) continue;
@@ -308,14 +339,15 @@ __global__ void __launch_bounds__(JN_ATT_QB * 32) attn_tile_kernel(attn_args a, 
  * state read straight from global memory. Warp states are merged in shared memory; with
  * nsplit == 1 the block writes the output, else it writes (m, l, o[d]) to part for
  * attn_combine_kernel. */
-template <int DPL>
+template <int DPL, typename KT>
 __global__ void __launch_bounds__(JN_ATT_DW * 32) attn_decode_kernel(attn_args a, int nsplit, float *part) {
     extern __shared__ float smem[]; /* [DW, d] partial outputs, then [DW] m, [DW] l */
     const int d = a.d_head;
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const int s = blockIdx.z, h = blockIdx.y, i = blockIdx.x / nsplit, sp = blockIdx.x % nsplit;
-    int last = a.causal ? a.n_kv - a.n_q + i : a.n_kv - 1;
-    if (last > a.n_kv - 1) last = a.n_kv - 1;
+    const int n_kv = attn_n_kv(a);
+    int last = a.causal ? n_kv - a.n_q + i : n_kv - 1;
+    if (last > n_kv - 1) last = n_kv - 1;
     const int chunk = (last + 1 + nsplit - 1) / nsplit;
     const int j_lo = sp * chunk, j_hi = min(last + 1, j_lo + chunk); /* keys [j_lo, j_hi) */
     float q[DPL], o[DPL];
@@ -327,21 +359,21 @@ __global__ void __launch_bounds__(JN_ATT_DW * 32) attn_decode_kernel(attn_args a
         o[j] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    const float *kb = a.k + (size_t)s * a.seq_stride + (size_t)h * d;
-    const float *vb = a.v + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *kb = (const KT *)a.k + (size_t)s * a.seq_stride + (size_t)h * d;
+    const KT *vb = (const KT *)a.v + (size_t)s * a.seq_stride + (size_t)h * d;
     for (int ja = j_lo + w; ja < j_hi; ja += 2 * JN_ATT_DW) {
         const int jb = ja + JN_ATT_DW;
         const bool hb = jb < j_hi;
-        const float *ka = kb + (size_t)ja * a.ldkv, *va = vb + (size_t)ja * a.ldkv;
-        const float *kb2 = kb + (size_t)(hb ? jb : ja) * a.ldkv, *vb2 = vb + (size_t)(hb ? jb : ja) * a.ldkv;
+        const KT *ka = kb + (size_t)ja * a.ldkv, *va = vb + (size_t)ja * a.ldkv;
+        const KT *kb2 = kb + (size_t)(hb ? jb : ja) * a.ldkv, *vb2 = vb + (size_t)(hb ? jb : ja) * a.ldkv;
         float pa = 0.0f, pb = 0.0f, vva[DPL], vvb[DPL];
 #pragma unroll
         for (int j = 0; j < DPL; j++) {
             int cidx = lane + 32 * j;
             bool in = cidx < d;
-            float k1 = in ? ka[cidx] : 0.0f, k2 = in ? kb2[cidx] : 0.0f;
-            vva[j] = in ? va[cidx] : 0.0f;
-            vvb[j] = in ? vb2[cidx] : 0.0f;
+            float k1 = in ? kv_f(ka[cidx]) : 0.0f, k2 = in ? kv_f(kb2[cidx]) : 0.0f;
+            vva[j] = in ? kv_f(va[cidx]) : 0.0f;
+            vvb[j] = in ? kv_f(vb2[cidx]) : 0.0f;
             pa += q[j] * k1;
             pb += q[j] * k2;
         }
@@ -418,7 +450,7 @@ __global__ void attn_combine_kernel(attn_args a, int nsplit, const float *__rest
     }
 }
 
-template <int DPL>
+template <int DPL, typename KT>
 static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
     const int d = a.d_head;
     if (a.n_q <= 4) {
@@ -436,7 +468,7 @@ static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
         }
         dim3 grid((unsigned)(a.n_q * nsplit), (unsigned)a.n_head, (unsigned)n_seq);
         size_t sm = ((size_t)JN_ATT_DW * d + 2 * JN_ATT_DW) * sizeof(float);
-        attn_decode_kernel<DPL><<<grid, JN_ATT_DW * 32, sm, c->stream>>>(a, nsplit, part);
+        attn_decode_kernel<DPL, KT><<<grid, JN_ATT_DW * 32, sm, c->stream>>>(a, nsplit, part);
         JN_CUDA_LAUNCHED(c);
         if (nsplit > 1) {
             dim3 g2((unsigned)a.n_q, (unsigned)a.n_head, (unsigned)n_seq);
@@ -449,21 +481,31 @@ static void attn_launch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
         if (TK < 1) TK = 1;
         size_t sm = ((size_t)2 * TK * d + (size_t)JN_ATT_QB * TK) * sizeof(float);
         dim3 grid((unsigned)JN_CEIL_DIV(a.n_q, JN_ATT_QB), (unsigned)a.n_head, (unsigned)n_seq);
-        attn_tile_kernel<DPL><<<grid, JN_ATT_QB * 32, sm, c->stream>>>(a, TK);
+        attn_tile_kernel<DPL, KT><<<grid, JN_ATT_QB * 32, sm, c->stream>>>(a, TK);
     }
     JN_CUDA_LAUNCHED(c);
 }
 
-void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
-                       int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
-                       float scale) {
+template <typename KT> static void attn_dispatch(jn_cuda_impl *c, const attn_args &a, int n_seq) {
+    const int d_head = a.d_head;
+    if (d_head <= 32) attn_launch<1, KT>(c, a, n_seq);
+    else if (d_head <= 64) attn_launch<2, KT>(c, a, n_seq);
+    else if (d_head <= 128) attn_launch<4, KT>(c, a, n_seq);
+    else if (d_head <= 256) attn_launch<8, KT>(c, a, n_seq);
+    else if (d_head <= 512) attn_launch<16, KT>(c, a, n_seq);
+    else jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention", "d_head > 512 is not supported on cuda");
+}
+
+void jn_cuda_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                          int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                          int ldo, int causal, float scale, const int32_t *dpos) {
     jn_cuda_impl *c = jn_cuda(be);
     if (c->failed || n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
     if (n_head > 65535 || n_seq > 65535) {
         jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention", "more than 65535 heads or sequences");
         return;
     }
-    if (n_kv <= 0) { /* no keys: every output is 0, as in the reference */
+    if (n_kv <= 0 && !dpos) { /* no keys: every output is 0, as in the reference */
         for (int s = 0; s < n_seq; s++)
             JN_CUDA_CHECK(c, cudaMemset2DAsync(out + (size_t)s * n_q * ldo, (size_t)ldo * sizeof(float), 0,
                                                (size_t)n_head * d_head * sizeof(float), (size_t)n_q, c->stream));
@@ -484,12 +526,22 @@ void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *
     a.causal = causal;
     a.seq_stride = seq_stride;
     a.scale = scale;
-    if (d_head <= 32) attn_launch<1>(c, a, n_seq);
-    else if (d_head <= 64) attn_launch<2>(c, a, n_seq);
-    else if (d_head <= 128) attn_launch<4>(c, a, n_seq);
-    else if (d_head <= 256) attn_launch<8>(c, a, n_seq);
-    else if (d_head <= 512) attn_launch<16>(c, a, n_seq);
-    else jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention", "d_head > 512 is not supported on cuda");
+    a.dpos = dpos;
+    if (n_kv < 1) { /* with a delta: the count at capture plans the key split */
+        jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention_dpos", "n_kv at capture must be >= 1");
+        return;
+    }
+    if (kv_type == JN_F32) attn_dispatch<float>(c, a, n_seq);
+    else if (kv_type == JN_F16) attn_dispatch<__half>(c, a, n_seq);
+    else if (kv_type == JN_BF16) attn_dispatch<__nv_bfloat16>(c, a, n_seq);
+    else jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "attention_kv", "K/V cache dtype must be f32, f16 or bf16");
+}
+
+void jn_cuda_attention_dpos(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq,
+                            int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo,
+                            int causal, float scale, const int32_t *dpos) {
+    jn_cuda_attention_kv(be, out, q, k, v, JN_F32, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal,
+                         scale, dpos);
 }
 
 /* ---------------------------------------------------------------- element-wise */
@@ -544,6 +596,48 @@ void jn_cuda_gelu(jn_backend *be, float *y, const float *x, size_t n) { EW_LAUNC
 void jn_cuda_silu(jn_backend *be, float *y, const float *x, size_t n) { EW_LAUNCH(silu_kernel, y, x, n); }
 void jn_cuda_swiglu(jn_backend *be, float *y, const float *gate, const float *up, size_t n) {
     EW_LAUNCH(swiglu_kernel, y, gate, up, n);
+}
+
+void jn_cuda_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
+                       int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
+                       float scale) {
+    jn_cuda_attention_dpos(be, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal,
+                           scale, NULL);
+}
+
+/* y[r + *dpos, :] (row stride ldy, KT elements) = x[r, :] rounded to KT; dpos NULL: 0 */
+__device__ __forceinline__ void kv_store(float *p, float v) { *p = v; }
+__device__ __forceinline__ void kv_store(__half *p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void kv_store(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+
+template <typename KT>
+__global__ void copy2d_kv_kernel(KT *__restrict__ y, int ldy, const float *__restrict__ x, int ldx, int rows, int cols,
+                                 const int32_t *__restrict__ dpos) {
+    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= (int64_t)rows * cols) return;
+    int r = (int)(e / cols), k = (int)(e - (int64_t)r * cols);
+    kv_store(y + ((int64_t)(dpos ? *dpos : 0) + r) * ldy + k, x[(int64_t)r * ldx + k]);
+}
+
+void jn_cuda_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
+                       const int32_t *dpos) {
+    jn_cuda_impl *c = jn_cuda(be);
+    if (c->failed || rows <= 0 || cols <= 0) return;
+    size_t n = (size_t)rows * cols;
+    unsigned nb = ew_blocks(n);
+    if (kv_type == JN_F32) copy2d_kv_kernel<float><<<nb, JN_EW_THREADS, 0, c->stream>>>((float *)y, ldy, x, ldx, rows, cols, dpos);
+    else if (kv_type == JN_F16) copy2d_kv_kernel<__half><<<nb, JN_EW_THREADS, 0, c->stream>>>((__half *)y, ldy, x, ldx, rows, cols, dpos);
+    else if (kv_type == JN_BF16)
+        copy2d_kv_kernel<__nv_bfloat16><<<nb, JN_EW_THREADS, 0, c->stream>>>((__nv_bfloat16 *)y, ldy, x, ldx, rows, cols, dpos);
+    else {
+        jn_cuda_record(c, JN_ERR_USAGE, __FILE__, __LINE__, "copy2d_kv", "K/V cache dtype must be f32, f16 or bf16");
+        return;
+    }
+    JN_CUDA_LAUNCHED(c);
+}
+void jn_cuda_copy2d_dpos(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
+                         const int32_t *dpos) {
+    jn_cuda_copy2d_kv(be, y, JN_F32, ldy, x, ldx, rows, cols, dpos);
 }
 
 void jn_cuda_copy2d(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols) {

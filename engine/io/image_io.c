@@ -551,6 +551,11 @@ static void jpg_enc_error(j_common_ptr cinfo) {
 
 jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h, int quality, int force,
                               jn_error *err) {
+    return jn_image_write_jpeg_comment(path, rgb, w, h, quality, NULL, force, err);
+}
+
+jn_status jn_image_write_jpeg_comment(const char *path, const uint8_t *rgb, int w, int h, int quality,
+                                      const char *comment, int force, jn_error *err) {
     jn_status st;
     if ((st = jn_image_check_size(path, w, h, err))) return st;
     if (w > JPEG_MAX_DIMENSION || h > JPEG_MAX_DIMENSION)
@@ -591,6 +596,10 @@ jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h
     jpeg_set_defaults(cinfo);
     jpeg_set_quality(cinfo, quality <= 0 ? 75 : quality, TRUE); /* Pillow's default quality: 75 */
     jpeg_start_compress(cinfo, TRUE);
+    if (comment) { /* COM segment: 2 length bytes + at most 65533 of text */
+        size_t n = strlen(comment);
+        jpeg_write_marker(cinfo, JPEG_COM, (const JOCTET *)comment, (unsigned)(n > 65533 ? 65533 : n));
+    }
     while ((int)cinfo->next_scanline < h) {
         JSAMPROW row = (JSAMPROW)(rgb + (size_t)cinfo->next_scanline * w * 3);
         jpeg_write_scanlines(cinfo, &row, 1);

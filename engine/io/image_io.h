@@ -88,6 +88,10 @@ jn_status jn_image_write_png(const char *path, const uint8_t *rgb, int w, int h,
  * overwrite rules as jn_image_write_png. */
 jn_status jn_image_write_jpeg(const char *path, const uint8_t *rgb, int w, int h, int quality, int force,
                               jn_error *err);
+/* The same with a COM (comment) segment holding `comment` (NULL: none; cut at 65533 bytes, the
+ * segment's limit), e.g. generation parameters. */
+jn_status jn_image_write_jpeg_comment(const char *path, const uint8_t *rgb, int w, int h, int quality,
+                                      const char *comment, int force, jn_error *err);
 
 #ifdef __cplusplus
 }

@@ -351,5 +351,6 @@ jn_backend *jn_backend_ref_create(jn_error *err) {
     be->copy2d = ref_copy2d;
     be->conv2d = ref_conv2d;
     be->upsample2x = ref_upsample2x;
+    jn_backend_host_extra_ops(be); /* the entries of the CUDA block: sample, *_dpos, K/V, capture */
     return be;
 }
