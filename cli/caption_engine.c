@@ -215,9 +215,9 @@ int caption_engine_run(janus_session *s, const caption_engine_params *p, caption
             int added = janus_ask_batch_add(b, ps, n_add, ids, errs, err);
             if (added < 0) rc = added;
             for (int i = 0; i < n_add; i++) {
-                if (rc == 0 && ids[i] >= 0) {
-                    int slot = 0;
-                    while (live[slot].id >= 0) slot++;
+                int slot = 0; /* finished sequences are taken after every step: a free one exists */
+                while (slot < n_slots && live[slot].id >= 0) slot++;
+                if (rc == 0 && ids[i] >= 0 && slot < n_slots) {
                     live[slot].id = ids[i];
                     live[slot].job = adding[i];
                     live[slot].t_start = t0;

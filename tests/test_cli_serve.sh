@@ -102,7 +102,7 @@ assert text == open(sys.argv[2], encoding="utf-8").read(), (text, )
 assert chunks[-1]["choices"][0]["finish_reason"] == "length"
 PY
 
-# --- generation == janus generate -s 7 -n 2 (the same PNG files)
+# --- generation == janus generate -s 7 -n 2 (the same pixels; the CLI's text chunks differ)
 "$J" generate -m "$M" -s 7 -n 2 -o "$TMP/cli-%d.png" "a red fox" >/dev/null 2>&1
 req gen 200 "${C[@]}" -d '{"prompt":"a red fox","n":2,"seed":7,"size":"384x384"}' "$U/v1/images/generations" &&
   python3 -c "

@@ -302,7 +302,7 @@ static void test_zip_overlap(void) {
  * entry points in the normal (and --sanitize) test build: each must fail or succeed cleanly. */
 static void test_fuzz_regressions(void) {
     const char *src = getenv("JANUS_SOURCE_DIR");
-    static const char *const TARGETS[] = {"zip", "safetensors", "gguf", "png", "jpeg"};
+    static const char *const TARGETS[] = {"zip", "safetensors", "gguf", "png", "jpeg", "image_ffmpeg"};
     int n_run = 0;
     for (size_t t = 0; t < sizeof TARGETS / sizeof TARGETS[0]; t++) {
         char cmd[4096];

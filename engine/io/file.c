@@ -213,6 +213,8 @@ static void partial_release(jn_partial *p) {
     p->tmp_path = p->path = NULL;
 }
 
+static jn_status open_locked(jn_partial *p, const char *path, const char *tmp, jn_error *err);
+
 jn_status jn_partial_open(jn_partial *p, const char *path, jn_error *err) {
     memset(p, 0, sizeof *p);
     p->fd = -1;
@@ -231,6 +233,23 @@ jn_status jn_partial_open(jn_partial *p, const char *path, jn_error *err) {
     memcpy(p->tmp_path, path, pl);
     memcpy(p->tmp_path + pl, JN_PARTIAL_SUFFIX, sizeof JN_PARTIAL_SUFFIX);
     const char *tmp = p->tmp_path;
+    /* The cleanup handlers go in first, and the signals they handle are held off from the
+     * O_CREAT to the registration: a SIGINT in between would otherwise leave the new file behind. */
+    jn_partial_remove_on_signals();
+    sigset_t fatal, saved;
+    sigemptyset(&fatal);
+    sigaddset(&fatal, SIGINT);
+    sigaddset(&fatal, SIGTERM);
+    sigaddset(&fatal, SIGHUP);
+    sigaddset(&fatal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &fatal, &saved);
+    jn_status st = open_locked(p, path, tmp, err);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return st;
+}
+
+/* jn_partial_open's body, with the fatal signals blocked. */
+static jn_status open_locked(jn_partial *p, const char *path, const char *tmp, jn_error *err) {
     for (int attempt = 0; attempt < 16; attempt++) {
         /* O_NOFOLLOW: a symlink planted at the temp name is refused, never written through;
          * O_NONBLOCK: a FIFO planted there does not block the open (refused by the fstat below) */
@@ -272,7 +291,6 @@ jn_status jn_partial_open(jn_partial *p, const char *path, jn_error *err) {
         if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
         (void)fchmod(fd, 0644);
         p->fd = fd;
-        jn_partial_remove_on_signals();
         p->slot = partial_register(tmp);
         return JN_OK;
     }
