@@ -55,17 +55,6 @@ await step("streamed chat with an image equals janus ask", async () => {
   assert.equal(usage && usage.completion_tokens, 12);
 });
 
-// The decompressed IDAT stream of a PNG (its pixels with their filter bytes).
-function pngPixels(buf) {
-  const parts = [];
-  for (let pos = 8; pos + 8 <= buf.length; ) {
-    const n = buf.readUInt32BE(pos), kind = buf.toString("latin1", pos + 4, pos + 8);
-    if (kind === "IDAT") parts.push(buf.subarray(pos + 8, pos + 8 + n));
-    pos += 12 + n;
-  }
-  return inflateSync(Buffer.concat(parts));
-}
-
 await step("images.generate with seed equals janus generate -s 7 -n 2", async () => {
   const r = await client.images.generate({ model: "tiny-a", prompt: "a red fox", n: 2, size: "384x384", response_format: "b64_json", seed: 7 });
   assert.equal(r.data.length, 2);
