@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "jobs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,7 +484,17 @@ void srv_engine_free(srv_engine *e) {
     memset(&g_gen, 0, sizeof g_gen);
     srv_chat_worker_destroy(e);
     if (e->model) janus_model_free(e->model);
-    if (!e->cfg->output_dir) rmdir(e->out_dir); /* kept when it still holds served files */
+    if (!e->cfg->output_dir) { /* the server's own temporary directory: its files go with it */
+        DIR *d = opendir(e->out_dir);
+        for (struct dirent *de; d && (de = readdir(d));) {
+            char path[4400];
+            if (de->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "%s/%s", e->out_dir, de->d_name);
+            unlink(path);
+        }
+        if (d) closedir(d);
+        rmdir(e->out_dir);
+    }
     rmdir(e->tmp_dir);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
