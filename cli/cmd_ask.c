@@ -184,6 +184,9 @@ int cmd_ask(int argc, char **argv) {
     }
     fflush(stdout);
     free(answer);
+    if (!strcmp(finish, "length")) /* never cut silently */
+        fprintf(stderr, "janus ask: note: the answer was cut off at --max-tokens %d or at the end of the model's context "
+                        "(finish_reason \"length\")\n", ap.max_tokens);
     if (!c.quiet) cli_summary("ask", &c, n_turns ? NULL : &stats);
 out:
     janus_session_free(s);

@@ -82,4 +82,9 @@ mkpng 100000 100000 "$T/huge.png"; "$J" ask -m "$M" --image "$T/huge.png" "q" > 
 long=$(yes "word" | head -n 17000 | tr '\n' ' ')
 "$J" ask -m "$M" -n 1 "$long" > /dev/null 2>"$T/e3"; check "prompt longer than context" 2 $?
 grep -q "context" "$T/e3" || { echo "FAIL context message"; fail=1; }
+# an answer cut at --max-tokens (or the context end) says so on stderr and in JSON
+"$J" ask -m "$M" --max-tokens 2 "Hello" > /dev/null 2>"$T/e4"; check "ask cut at max-tokens" 0 $?
+grep -q 'cut off' "$T/e4" && echo "ok   cut-off notice" || { echo "FAIL no notice for a cut answer"; fail=1; }
+"$J" ask -m "$M" --max-tokens 2 --json "Hello" 2>/dev/null | grep -q '"finish_reason":"length"' && echo "ok   finish_reason length" ||
+  { echo "FAIL finish_reason"; fail=1; }
 exit $fail
