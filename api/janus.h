@@ -295,7 +295,8 @@ void janus_ask_batch_free(janus_ask_batch *b);
  * SigLIP call, then each prompt is prefilled. ids[i] receives request i's id (>= 0) or its negative
  * status when it alone failed (unreadable image, prompt too long: errs[i], if errs is given, says
  * why). Returns the number added, or a negative status when nothing could run (no free sequence
- * for all n: add fewer; a backend failure). */
+ * for all n: add fewer; a backend failure: then every question not added has that status in
+ * ids[i], the ones added before it keep their ids and run). */
 int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, int *ids, janus_error *errs,
                         janus_error *err);
 /* One decode step for every running question; returns how many still run, or a negative status. */

@@ -834,9 +834,11 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
     int total_images = 0, n_added = 0;
     int *first_image = calloc((size_t)n, sizeof(int));
     jn_error *item_err = calloc((size_t)n, sizeof(jn_error));
-    if (!first_image || !item_err) {
+    char *is_added = calloc((size_t)n, 1);
+    if (!first_image || !item_err || !is_added) {
         free(first_image);
         free(item_err);
+        free(is_added);
         return jn_fail(err, JN_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) {
@@ -859,7 +861,7 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
     }
     /* every image of every question in one encoder call (a failed item's slots stay zero pixels) */
     for (int i = 0; i < n; i++) {
-        if (ids_out[i]) continue;
+        if (ids_out[i] || ask_n_images(&ps[i]) == 0) continue; /* failed already, or text only */
         jn_status ist = request_pixels(m, &ps[i], pixels + (size_t)first_image[i] * per, &item_err[i]);
         if (ist) {
             ids_out[i] = ist;
@@ -909,6 +911,7 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
                 r->state = JANUS_GEN_RUNNING;
                 b->slot_owner[slot] = rid;
                 ids_out[i] = rid;
+                is_added[i] = 1;
                 if (rid == b->n_reqs) b->n_reqs++;
                 n_added++;
             }
@@ -923,6 +926,12 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
         }
     }
 done:
+    if (st) /* nothing more runs: every question not added yet gets the batch's status */
+        for (int i = 0; i < n; i++)
+            if (ids_out[i] >= 0 && !(is_added && is_added[i])) {
+                ids_out[i] = st;
+                memcpy(&item_err[i], err, sizeof(jn_error));
+            }
     for (int i = 0; i < n && errs; i++)
         if (ids_out[i] < 0) memcpy(&errs[i], &item_err[i], sizeof(jn_error));
     for (int i = 0; i < total_images; i++) s->be->free(s->be, aligned ? aligned[i] : NULL);
@@ -930,6 +939,7 @@ done:
     free(pixels);
     free(first_image);
     free(item_err);
+    free(is_added);
     return st ? st : n_added;
 }
 

@@ -16,11 +16,12 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: janus convert MODEL_DIR -o FILE.gguf [--type f32|f16|bf16|q8_0|q4_0] [--keep-unused] [--force] [-v]\n"
             "\n"
-            "Converts an official Janus-Pro download (config.json, pytorch_model*.bin or *.safetensors,\n"
-            "tokenizer and processor files) into one GGUF file.\n"
+            "Converts a Janus-Pro download, official (deepseek-ai) or transformers (deepseek-community)\n"
+            "layout (config.json, pytorch_model*.bin or *.safetensors, tokenizer and processor files),\n"
+            "into one GGUF file.\n"
             "\n"
             "  -o, --output FILE   output .gguf (written to a temporary file, renamed at the end)\n"
-            "  -t, --type T        bf16 (default; exact copy of the official weights), f16, f32,\n"
+            "      --type T        bf16 (default; exact copy of the official weights), f16, f32,\n"
             "                      q8_0 or q4_0 (LLM linear weights and gen_head quantized, the rest bf16)\n"
             "      --keep-unused   keep tensors inference never reads (VQ encoder, SigLIP attn_pool, ...)\n"
             "  -f, --force         overwrite an existing output file\n"
@@ -66,7 +67,10 @@ int cmd_convert(int argc, char **argv) {
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (++i >= argc) return cli_usage_error("convert", "%s needs a file name", a);
             p.out_path = argv[i];
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--type")) {
+        } else if (!strcmp(a, "-t")) { /* -t is the thread count in every janus command */
+            return cli_usage_error("convert", "-t is the thread count in janus (convert streams on one thread); the "
+                                              "weight type is --type T");
+        } else if (!strcmp(a, "--type")) {
             if (++i >= argc) return cli_usage_error("convert", "%s needs a type", a);
             p.type = argv[i];
         } else if (!strncmp(a, "--type=", 7)) {

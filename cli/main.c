@@ -18,7 +18,7 @@ typedef struct {
 } command;
 
 static const command COMMANDS[] = {
-    {"convert", cmd_convert, "convert an official Janus-Pro download into one GGUF file"},
+    {"convert", cmd_convert, "convert a Janus-Pro download (official or transformers layout) into one GGUF file"},
     {"info", cmd_info, "show a GGUF file's metadata and tensors"},
     {"tokenize", cmd_tokenize, "encode/decode text with the model's tokenizer (JSONL)"},
     {"ask", cmd_ask, "answer a question about images (image understanding)"},
