@@ -55,11 +55,13 @@ struct janus_model {
  * returned as status codes). */
 #define JN_ERR_OR_LOCAL(perr, local) ((perr) ? JN_ERR(perr) : (memset(&(local), 0, sizeof(local)), &(local)))
 
-/* Dump helpers (api/dump.c): write into dir/name; no-ops when dir is NULL. */
+/* Dump helpers (api/dump.c): write into dir/name (each file created anew with O_EXCL|O_NOFOLLOW,
+ * never through a link); no-ops when dir is NULL. */
 jn_status janus_dump_f32(const char *dir, const char *name, const float *data, int n_dims, const int64_t *shape,
                          jn_error *err);
 jn_status janus_dump_ids(const char *dir, const char *name, const int32_t *ids, size_t n, jn_error *err);
-/* Creates dir if missing (one level). */
+/* Creates dir if missing (one level); refuses an existing non-empty dir unless this process
+ * prepared it before (a session's next turn). */
 jn_status janus_dump_prepare(const char *dir, jn_error *err);
 
 #endif
