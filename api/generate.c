@@ -127,7 +127,7 @@ static jn_status batch_alloc(janus_gen_batch *b, int n_rows, int n_ctx, int n_to
     if (n_tok_max < n_rows) n_tok_max = n_rows;
     jn_status st = janus_session_check_memory(s, "generating", n_rows, n_ctx, n_tok_max, err);
     if (st) return st;
-    b->lm = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, n_rows, n_ctx, n_tok_max, err);
+    b->lm = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, n_rows, n_ctx, n_tok_max, m->kv_type, err);
     if (!b->lm) return err->code ? err->code : JN_ERR_NOMEM;
     b->n_rows = n_rows;
     b->n_ctx = n_ctx;

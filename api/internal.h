@@ -29,6 +29,7 @@ struct janus_model {
     char name[256];
     int verbose;
     int n_threads;      /* load-time thread count: the default for sessions */
+    jn_dtype kv_type;   /* LM K/V cache elements of every session (janus_load_params.kv_type) */
     jn_gguf *gguf;
     jn_wstore *store;
     jn_backend *be;     /* uploads the weights (device copies on CUDA); sessions compute with their own */

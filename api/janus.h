@@ -101,6 +101,9 @@ typedef struct janus_load_params {
     const char *backend;     /* "cpu" (default) or "cuda" */
     int n_threads;           /* <= 0: all cores */
     int verbose;             /* log to stderr */
+    const char *kv_type;     /* LM K/V cache element type of every session: "f16" (default, NULL:
+                                half the cache memory and attention bandwidth), "bf16" or "f32"
+                                (the exact cache the official code keeps in float32) */
 } janus_load_params;
 
 janus_load_params janus_load_default_params(void);

@@ -108,6 +108,16 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     }
     m->verbose = p->verbose;
     m->n_threads = p->n_threads;
+    m->kv_type = JN_F16;
+    if (p->kv_type && p->kv_type[0]) {
+        int t = jn_dtype_from_name(p->kv_type);
+        if (t != JN_F16 && t != JN_BF16 && t != JN_F32) {
+            jn_fail(err, JN_ERR_USAGE, "KV cache type '%s' is not one of f16, bf16, f32", p->kv_type);
+            free(m);
+            return NULL;
+        }
+        m->kv_type = (jn_dtype)t;
+    }
     m->path = strdup(gguf_path);
     jn_status st = JN_OK;
     if (!m->path) { st = jn_fail(err, JN_ERR_NOMEM, "out of memory"); goto fail; }

@@ -184,7 +184,7 @@ int janus_memory_plan_for(const janus_model *m, int rows, int ctx, int prefill_r
     if (prefill_rows <= 0) prefill_rows = 2 * 64;
     if (prefill_rows < rows) prefill_rows = rows;
     for (int64_t i = 0; i < jn_wstore_count(m->store); i++) out->weights += jn_wstore_at(m->store, i)->nbytes;
-    size_t lm = jn_lm_session_bytes(&m->lm_hp, rows, ctx, prefill_rows, &out->kv_cache);
+    size_t lm = jn_lm_session_bytes(&m->lm_hp, rows, ctx, prefill_rows, m->kv_type, &out->kv_cache);
     if (lm == SIZE_MAX) return JANUS_ERR_USAGE;
     out->activations = lm - out->kv_cache;
     if (images > 0) out->vision = jn_vision_session_bytes(&m->vis_hp, images);

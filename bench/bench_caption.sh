@@ -38,32 +38,15 @@ for i in range(n):
     open(os.path.join(out, "img%03d.png" % i), "wb").write(png)
 PY
 
-# The shared random checkpoint's tokenizer.json leaves a hole in its added-token ids (100026..100580)
-# before <image_placeholder> (100581); tokenizers (HF's and ours, which follows it) number added
-# tokens without holes, so the placeholder encodes as 100026 and every image question fails ("0
-# <image_placeholder> tag(s) but 1 image(s)"). Until bench/make_random_checkpoint.py fills the hole,
-# caption a copy converted from the same weights with the hole filled by [PAD<id>] tokens.
-caption_gguf() { # TYPE -> path of a model whose tokenizer encodes <image_placeholder> as the GGUF says
+# A checkpoint made before make_random_checkpoint.py numbered its added tokens without a hole
+# encodes <image_placeholder> as another id than its GGUF says, and every image question fails.
+caption_gguf() { # TYPE -> path of the random model, checked to encode <image_placeholder> as its GGUF says
   local m; m=$(ensure_gguf "$1")
-  if [ "$("$JANUS" tokenize -m "$m" "<image_placeholder>")" = 100581 ]; then echo "$m"; return; fi
-  local fix="$work/caption-tokfix" out="$work/caption-tokfix/janus-pro-1b-random-tokfix.$1.gguf"
-  if [ ! -s "$out" ]; then
-    mkdir -p "$fix"
-    for f in "$ckpt"/*; do [ "$(basename "$f")" = tokenizer.json ] || ln -sf "$f" "$fix/"; done
-    "$PYTHON" - "$ckpt/tokenizer.json" "$fix/tokenizer.json" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1], encoding="utf-8"))
-have = {a["id"] for a in t["added_tokens"]}
-for i in range(min(have), max(have)):
-    if i not in have and i >= len(t["model"]["vocab"]):
-        t["added_tokens"].append({"id": i, "content": "[PAD%d]" % i, "single_word": False, "lstrip": False,
-                                  "rstrip": False, "normalized": False, "special": True})
-t["added_tokens"].sort(key=lambda a: a["id"])
-json.dump(t, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False)
-PY
-    "$JANUS" convert "$fix" -o "$out" --type "$1" >/dev/null
+  if [ "$("$JANUS" tokenize -m "$m" "<image_placeholder>")" != 100581 ]; then
+    echo "$m: made by an older make_random_checkpoint.py (added-token ids with a hole); delete $ckpt and its GGUFs to remake them" >&2
+    exit 2
   fi
-  echo "$out"
+  echo "$m"
 }
 echo "== janus caption: $N_IMAGES images, $TOKENS-token captions, threads $THREADS ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 printf "| %-5s | %-10s | %10s | %9s | %15s | %8s | %12s |\n" type run images/min s/image "encode+prefill" ratio "decode step"

@@ -29,6 +29,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_parse_int(const char *s, long *out);
 int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_float(const char *s, float *out);
+/* A byte count: digits with an optional K, M, G or T suffix (powers of 1024; "KiB"/"MB" forms
+ * too), e.g. 512M, 6G, 1.5G. */
+int cli_parse_size(const char *s, size_t *out);
+/* --kv-type and --mem-limit, for the help texts of the commands that take them */
+#define CLI_HELP_MEMORY                                                                                       \
+    "      --kv-type T       K/V cache elements: f16 (half the memory and attention bandwidth), bf16, or\n" \
+    "                        f32 (the official code's exact cache) [f16]\n"                                   \
+    "      --mem-limit SIZE  refuse, with the numbers, work whose K/V cache and buffers exceed SIZE\n"      \
+    "                        (e.g. 6G, 512M) [the memory available to the process]\n"
 /* Progress printer for janus_progress_fn: a live bar on a terminal, sparse lines otherwise. */
 int cli_progress(void *user, const char *what, long done, long total);
 
@@ -37,6 +46,8 @@ typedef struct cli_common {
     const char *backend;      /* --backend: auto (default), cpu, cuda */
     const char *backend_used; /* what cli_load_model chose */
     int threads;              /* -t; 0: all cores */
+    const char *kv_type;      /* --kv-type: NULL = the library's default (f16) */
+    size_t mem_limit;         /* --mem-limit: 0 = the memory available to the process */
     int verbose, quiet;       /* -v: per-phase detail; -q: no progress, no banner */
     double t_start, load_s;   /* timings for the summary line */
     double last_status;       /* cli_status throttling */
@@ -54,6 +65,11 @@ int cli_answer_opt(janus_ask_params *ap, const char *cmd, int argc, char **argv,
 /* Loads with c->backend ("auto": CUDA when built and a device answers, else CPU) and prints the
  * first stderr line: backend, device, threads, model (unless -q). */
 janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, janus_error *err);
+/* --kv-type T and --mem-limit SIZE (validated): 1 consumed (with its value), 0 not one of them,
+ * < 0: -(exit code) after a usage error. cli_common_opt calls it; caption and serve too. */
+int cli_memory_opt(const char *cmd, int argc, char **argv, int *i, const char **kv_type, size_t *mem_limit);
+/* Session parameters carrying the common flags (--mem-limit). */
+janus_session_params cli_session_params(const cli_common *c);
 /* One line on stderr: load, image encode, prefill tok/s, decode tok/s, s/step, VQ s/image, total;
  * -v adds a line of per-phase seconds. st may be NULL (load and total only). */
 void cli_summary(const char *cmd, const cli_common *c, const janus_session_stats *st);

@@ -27,6 +27,27 @@ void cli_common_init(cli_common *c) {
     c->t_start = cli_now();
 }
 
+int cli_memory_opt(const char *cmd, int argc, char **argv, int *i, const char **kv_type, size_t *mem_limit) {
+    const char *a = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(a, "--kv-type")) {
+        if (!v) return -cli_usage_error(cmd, "%s needs a value", a);
+        if (strcmp(v, "f16") && strcmp(v, "bf16") && strcmp(v, "f32"))
+            return -cli_usage_error(cmd, "--kv-type must be f16, bf16 or f32, got '%s'", v);
+        *kv_type = v;
+        (*i)++;
+        return 1;
+    }
+    if (!strcmp(a, "--mem-limit")) {
+        if (!v) return -cli_usage_error(cmd, "%s needs a value", a);
+        if (cli_parse_size(v, mem_limit))
+            return -cli_usage_error(cmd, "--mem-limit needs a size such as 6G or 512M, got '%s'", v);
+        (*i)++;
+        return 1;
+    }
+    return 0;
+}
+
 int cli_common_opt(cli_common *c, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
@@ -47,6 +68,8 @@ int cli_common_opt(cli_common *c, const char *cmd, int argc, char **argv, int *i
         (*i)++;
         return 1;
     }
+    int k = cli_memory_opt(cmd, argc, argv, i, &c->kv_type, &c->mem_limit);
+    if (k) return k;
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { c->verbose = 1; c->quiet = 0; return 1; }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { c->quiet = 1; c->verbose = 0; return 1; }
     return 0;
@@ -109,10 +132,17 @@ static void describe_device(const char *backend, char *out, size_t n) {
     if (!proc_value("/proc/cpuinfo", "model name", out, n)) snprintf(out, n, "CPU");
 }
 
+janus_session_params cli_session_params(const cli_common *c) {
+    janus_session_params sp = janus_session_default_params();
+    sp.mem_limit = c->mem_limit;
+    return sp;
+}
+
 janus_model *cli_load_model(const char *cmd, const char *path, cli_common *c, janus_error *err) {
     janus_load_params lp = janus_load_default_params();
     lp.n_threads = c->threads;
     lp.verbose = c->verbose;
+    lp.kv_type = c->kv_type;
     double t0 = cli_now();
     janus_model *m = NULL;
     char why_cpu[600] = ""; /* why auto did not pick CUDA (shown with -v) */

@@ -30,6 +30,7 @@ static void help(FILE *f) {
             "      --json            print one JSON object (answer, token counts, timings) instead of text\n"
             "  -t, --threads N       CPU threads [all cores]\n"
             "      --backend NAME    auto (CUDA when built and a GPU answers, else CPU), cpu or cuda [auto]\n"
+            CLI_HELP_MEMORY
             "      --dump DIR        write intermediates (.npy, .json) for bisecting\n"
             "  -v, --verbose         per-phase timings and load details\n"
             "  -q, --quiet           no progress and no summary line\n"
@@ -146,7 +147,8 @@ int cmd_ask(int argc, char **argv) {
         cli_status(&c, 0, "prefill…");
         st = janus_ask(m, &ap, &answer, &err);
     } else {
-        if (!(s = janus_session_create(m, NULL, &err))) { rc = cli_fail("ask", &err); goto out; }
+        janus_session_params sp = cli_session_params(&c);
+        if (!(s = janus_session_create(m, &sp, &err))) { rc = cli_fail("ask", &err); goto out; }
         st = 0;
         for (int i = 0; i < n_images && !st; i++) {
             cli_status(&c, 0, "encode image %d/%d", i + 1, n_images);

@@ -48,6 +48,7 @@ static void help(FILE *f) {
             "  -s, --seed S          sampling seed, mixed with each item's path [42]\n"
             "  -t, --threads N       CPU threads [all cores]\n"
             "      --backend NAME    cpu or cuda [cpu]\n"
+            CLI_HELP_MEMORY
             "  -q, --quiet           no progress on stderr\n"
             "  -v, --verbose         at the end, a JSON line of timings on stderr (encode, prefill, decode)\n\n"
             "exit codes: 0 every item captioned, 4 some items failed (see their error records),\n"
@@ -62,6 +63,8 @@ typedef struct caption_cfg {
     int top_k;
     uint64_t seed;
     long threads;
+    const char *kv_type; /* --kv-type (NULL: f16) */
+    size_t mem_limit;    /* --mem-limit (0: available memory) */
 } caption_cfg;
 
 /* ---- video frames ---- */
@@ -388,7 +391,7 @@ int cmd_caption(int argc, char **argv) {
     int n_inputs = 0, every_given = 0;
     if (!inputs) return 1;
     int rc = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1, k; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long lv;
@@ -426,6 +429,7 @@ int cmd_caption(int argc, char **argv) {
         else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { NEED(); if (cli_parse_u64(v, &c.seed)) BAD("--seed needs a non-negative integer, got '%s'", v); }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED(); if (cli_parse_int(v, &c.threads) || c.threads < 1 || c.threads > 1024) BAD("--threads needs a positive integer, got '%s'", v); }
         else if (!strcmp(a, "--backend")) { NEED(); c.backend = v; }
+        else if ((k = cli_memory_opt("caption", argc, argv, &i, &c.kv_type, &c.mem_limit)) != 0) { if (k < 0) return -k; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) c.quiet = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) c.verbose = 1;
         else if (a[0] == '-' && a[1]) BAD("unknown option '%s'", a)
@@ -531,10 +535,12 @@ int cmd_caption(int argc, char **argv) {
         janus_load_params lp = janus_load_default_params();
         lp.backend = c.backend;
         lp.n_threads = (int)c.threads;
+        lp.kv_type = c.kv_type;
         m = janus_model_load(c.model, &lp, &err);
         if (!m) rc = cli_fail("caption", &err);
         janus_session_params sp = janus_session_default_params();
         sp.max_rows = c.batch; /* one LM row per sequence */
+        sp.mem_limit = c.mem_limit;
         if (m && !(s = janus_session_create(m, &sp, &err))) rc = cli_fail("caption", &err);
         if (rc == 0) {
             /* the reader decodes the next images while the model works on these */

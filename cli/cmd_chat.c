@@ -31,6 +31,7 @@ static void help(FILE *f) {
             "      --top-k K, --top-p P, -s/--seed S   sampling, as in janus ask\n"
             "  -t, --threads N       CPU threads [all cores]\n"
             "      --backend NAME    auto (CUDA when built and a GPU answers, else CPU), cpu or cuda [auto]\n"
+            CLI_HELP_MEMORY
             "  -v, --verbose         a timing line after every answer\n"
             "  -q, --quiet           no prompt, banner or summary on stderr\n");
 }
@@ -123,7 +124,8 @@ int cmd_chat(int argc, char **argv) {
     if ((rc = cli_check_images("chat", images, n_images, -1))) { free(images); return rc; }
     janus_error err = {0};
     janus_model *m = cli_load_model("chat", model, &c, &err);
-    janus_session *s = m ? janus_session_create(m, NULL, &err) : NULL;
+    janus_session_params sp = cli_session_params(&c);
+    janus_session *s = m ? janus_session_create(m, &sp, &err) : NULL;
     if (!s) {
         rc = cli_fail("chat", &err);
         janus_model_free(m);

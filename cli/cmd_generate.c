@@ -48,6 +48,10 @@ static void help(FILE *f) {
             "      --dump DIR            write intermediates (.npy, .json); one prompt only\n"
             "  -t, --threads N           CPU threads [all cores]\n"
             "      --backend NAME        auto (CUDA when built and a GPU answers, else CPU), cpu or cuda [auto]\n"
+            "      --kv-type T           K/V cache elements: f16 (half the memory and attention bandwidth),\n"
+            "                            bf16, or f32 (the official code's exact cache) [f16]\n"
+            "      --mem-limit SIZE      refuse, with the numbers and the largest -n that fits, a batch whose\n"
+            "                            K/V cache and buffers exceed SIZE (e.g. 6G) [available memory]\n"
             "  -v, --verbose             parameters and per-phase timings\n"
             "  -q, --quiet               no progress and no summary line\n"
             "  --                        end of options\n\n"
@@ -535,7 +539,7 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "janus generate: seed %llu%s, cfg %g, temperature %g, %d image(s)%s%s\n", (unsigned long long)gp.seed,
                 random ? " (random)" : "", (double)gp.cfg, (double)gp.temperature, n_units,
                 n_prompts > 1 ? " from a prompt file" : "", gp.negative_prompt ? ", with a negative prompt" : "");
-    janus_session_params sp = janus_session_default_params();
+    janus_session_params sp = cli_session_params(&c);
     sp.max_rows = 2 * (int)batch;
     if (!(s = janus_session_create(m, &sp, &err)) || !(b = janus_gen_batch_create(s, &err))) { rc = cli_fail("generate", &err); goto done; }
     gen_job g = {janus_model_name(m), gp.negative_prompt, gp.cfg, gp.temperature, gp.top_p, gp.top_k, gp.n_images,
@@ -600,7 +604,8 @@ int cmd_decode(int argc, char **argv) {
     janus_error err = {0};
     if (!names || !names[n_images - 1]) { rc = 1; goto done; }
     if ((rc = check_names("decode", names, n_images, force))) goto done;
-    if (!(m = cli_load_model("decode", model, &c, &err)) || !(s = janus_session_create(m, NULL, &err))) { rc = cli_fail("decode", &err); goto done; }
+    janus_session_params sp = cli_session_params(&c);
+    if (!(m = cli_load_model("decode", model, &c, &err)) || !(s = janus_session_create(m, &sp, &err))) { rc = cli_fail("decode", &err); goto done; }
     const char *kv[] = {"model", janus_model_name(m), "software", "janus.c " JANUS_VERSION_STRING};
     for (int i = 0; i < n_images && !rc; i++) {
         cli_status(&c, 0, "decode %d/%d", i + 1, n_images);

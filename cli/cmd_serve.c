@@ -39,6 +39,9 @@ static void help(FILE *f) {
             "      --grace S            on SIGTERM, running work may finish for S seconds [30]\n"
             "  -t, --threads N          CPU threads per worker (two workers) [all cores]\n"
             "      --backend NAME       cpu or cuda [cpu]\n"
+            "      --kv-type T          K/V cache elements: f16 (half the memory), bf16 or f32 [f16]\n"
+            "      --mem-limit SIZE     per session (image and chat each): refuse, with the numbers,\n"
+            "                           work whose K/V cache and buffers exceed SIZE (e.g. 6G) [available]\n"
             "  -v, --verbose            log model loading\n");
 }
 
@@ -47,7 +50,7 @@ int cmd_serve(int argc, char **argv) {
     srv_config_default(&c);
     const char *env_key = getenv("JANUS_API_KEY");
     if (env_key && *env_key) c.api_key = env_key;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1, k; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long lv = 0;
@@ -76,6 +79,7 @@ int cmd_serve(int argc, char **argv) {
             c.replica = v;
         }
         else if (!strcmp(a, "--backend")) { NEED(); c.backend = v; }
+        else if ((k = cli_memory_opt("serve", argc, argv, &i, &c.kv_type, &c.mem_limit)) != 0) { if (k < 0) return -k; }
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) c.verbose = 1;
         INT_FLAG("--port", 0, 65535, c.port)
         INT_FLAG("--max-n", 1, 128, c.limits.max_n)

@@ -94,6 +94,29 @@ int cli_parse_u64(const char *s, uint64_t *out) {
     return 0;
 }
 
+int cli_parse_size(const char *s, size_t *out) {
+    if (!s || !*s || *s == '-') return 1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0) return 1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (mul > 1 && (!strcmp(end, "iB") || !strcmp(end, "B"))) end += strlen(end);
+    if (*end == 'B' && mul == 1) end++;
+    if (*end) return 1;
+    v *= mul;
+    if (v < 1 || v >= 18446744073709551615.0) return 1;
+    *out = (size_t)v;
+    return 0;
+}
+
 int cli_parse_float(const char *s, float *out) {
     if (!s || !*s) return 1;
     char *end;

@@ -16,12 +16,14 @@ struct jn_lm_session {
     const jn_lm_hparams *hp;
     const jn_lm_weights *w;
     int n_seq_max, n_ctx, n_tok_max;
+    jn_dtype kv_type; /* JN_F32, JN_F16 or JN_BF16 */
+    size_t kv_elt;    /* bytes per cache element: 4 or 2 */
     int *seq_len;   /* host [n_seq_max]: cached positions of each sequence slot */
     int *slot_ids;  /* host [n_seq_max]: scratch for jn_lm_forward's identity slot list */
     size_t nbytes;
-    /* KV cache, per layer: [n_seq_max][n_ctx][kv_dim] (K after RoPE) */
-    float *k_cache; /* [n_layer][n_seq_max][n_ctx][kv_dim] */
-    float *v_cache; /* same */
+    /* KV cache, per layer: [n_seq_max][n_ctx][kv_dim] (K after RoPE), kv_type elements */
+    uint8_t *k_cache; /* [n_layer][n_seq_max][n_ctx][kv_dim] */
+    uint8_t *v_cache; /* same */
     /* activation scratch, R = n_tok_max rows */
     float *cur;     /* [R, n_embd]  residual stream */
     float *xn;      /* [R, n_embd]  normed input of a sub-layer */
@@ -104,32 +106,40 @@ jn_status jn_lm_weights_upload(jn_backend *be, jn_lm_weights *w, const jn_lm_hpa
 
 enum { JN_LM_N_BUFFERS = 11 };
 
+static size_t kv_elt_bytes(jn_dtype kv_type) { return kv_type == JN_F32 ? sizeof(float) : 2; }
+
 /* Bytes of each session buffer, in the order of jn_lm_session_create's table: K cache, V cache
- * ([n_layer][n_seq][n_ctx][kv_dim] f32 each), then the activations of n_tok_max rows. 0 on overflow. */
-static int lm_buffer_sizes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max,
+ * ([n_layer][n_seq][n_ctx][kv_dim] kv_type elements each), then the f32 activations of n_tok_max
+ * rows. 0 on overflow. */
+static int lm_buffer_sizes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, jn_dtype kv_type,
                            size_t out[JN_LM_N_BUFFERS]) {
     const size_t E = (size_t)hp->n_embd, QD = (size_t)hp->n_head * hp->d_head,
                  KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
     size_t cache = 0;
     int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache) && jn_mul_ok(cache, (size_t)n_ctx, &cache) &&
-             jn_mul_ok(cache, KVD, &cache) && jn_mul_ok(cache, sizeof(float), &cache);
+             jn_mul_ok(cache, KVD, &cache) && jn_mul_ok(cache, kv_elt_bytes(kv_type), &cache);
     const size_t per_row[JN_LM_N_BUFFERS - 2] = {E, E, QD, KVD, KVD, QD, E, FF, FF};
     out[0] = out[1] = cache;
     for (int i = 0; i < JN_LM_N_BUFFERS - 2; i++) ok = ok && jn_mul_ok(R * sizeof(float), per_row[i], &out[2 + i]);
     return ok;
 }
 
-size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, size_t *kv_bytes) {
+size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, jn_dtype kv_type,
+                           size_t *kv_bytes) {
     size_t sizes[JN_LM_N_BUFFERS], total = 0;
-    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, sizes)) return SIZE_MAX;
+    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, kv_type, sizes)) return SIZE_MAX;
     for (int i = 0; i < JN_LM_N_BUFFERS; i++) total += sizes[i];
     if (kv_bytes) *kv_bytes = sizes[0] + sizes[1];
     return total;
 }
 
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
-                                    int n_ctx, int n_tok_max, jn_error *err) {
+                                    int n_ctx, int n_tok_max, jn_dtype kv_type, jn_error *err) {
     if (check_hparams(hp, err) != JN_OK) return NULL;
+    if (kv_type != JN_F32 && kv_type != JN_F16 && kv_type != JN_BF16) {
+        jn_fail(err, JN_ERR_USAGE, "KV cache type must be f32, f16 or bf16 (got dtype %d)", (int)kv_type);
+        return NULL;
+    }
     if (n_seq_max < 1 || n_ctx < 1 || n_tok_max < 1) {
         jn_fail(err, JN_ERR_USAGE, "LM session sizes must be positive (n_seq_max %d, n_ctx %d, n_tok_max %d)",
                 n_seq_max, n_ctx, n_tok_max);
@@ -151,6 +161,8 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
     s->n_seq_max = n_seq_max;
     s->n_ctx = n_ctx;
     s->n_tok_max = n_tok_max;
+    s->kv_type = kv_type;
+    s->kv_elt = kv_elt_bytes(kv_type);
     s->pos0 = calloc((size_t)n_seq_max, sizeof *s->pos0);
     s->seq_len = calloc((size_t)n_seq_max, sizeof *s->seq_len);
     s->slot_ids = calloc((size_t)n_seq_max, sizeof *s->slot_ids);
@@ -161,22 +173,22 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
     }
 
     size_t sizes[JN_LM_N_BUFFERS];
-    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, sizes)) {
+    if (!lm_buffer_sizes(hp, n_seq_max, n_ctx, n_tok_max, kv_type, sizes)) {
         jn_lm_session_free(s);
         jn_fail(err, JN_ERR_USAGE, "KV cache size overflows (n_seq %d x n_ctx %d)", n_seq_max, n_ctx);
         return NULL;
     }
     struct {
-        float **p;
+        void **p;
         size_t nbytes;
         const char *what;
     } bufs[JN_LM_N_BUFFERS] = {
-        {&s->k_cache, sizes[0], "K cache"},  {&s->v_cache, sizes[1], "V cache"},
-        {&s->cur, sizes[2], "activations"},  {&s->xn, sizes[3], "activations"},
-        {&s->q, sizes[4], "activations"},    {&s->k, sizes[5], "activations"},
-        {&s->v, sizes[6], "activations"},    {&s->att, sizes[7], "activations"},
-        {&s->tmp, sizes[8], "activations"},  {&s->gate, sizes[9], "activations"},
-        {&s->up, sizes[10], "activations"},
+        {(void **)&s->k_cache, sizes[0], "K cache"},  {(void **)&s->v_cache, sizes[1], "V cache"},
+        {(void **)&s->cur, sizes[2], "activations"},  {(void **)&s->xn, sizes[3], "activations"},
+        {(void **)&s->q, sizes[4], "activations"},    {(void **)&s->k, sizes[5], "activations"},
+        {(void **)&s->v, sizes[6], "activations"},    {(void **)&s->att, sizes[7], "activations"},
+        {(void **)&s->tmp, sizes[8], "activations"},  {(void **)&s->gate, sizes[9], "activations"},
+        {(void **)&s->up, sizes[10], "activations"},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i].p = be->alloc(be, bufs[i].nbytes);
@@ -194,7 +206,7 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
 
 void jn_lm_session_free(jn_lm_session *s) {
     if (!s) return;
-    float *bufs[] = {s->k_cache, s->v_cache, s->cur, s->xn, s->q, s->k, s->v, s->att, s->tmp, s->gate, s->up};
+    void *bufs[] = {s->k_cache, s->v_cache, s->cur, s->xn, s->q, s->k, s->v, s->att, s->tmp, s->gate, s->up};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) s->be->free(s->be, bufs[i]);
     free(s->pos0);
@@ -225,27 +237,26 @@ void jn_lm_seq_truncate(jn_lm_session *s, int slot, int n_past) {
 void jn_lm_seq_copy(jn_lm_session *s, int dst, int src) {
     JN_ASSERT(dst >= 0 && dst < s->n_seq_max && src >= 0 && src < s->n_seq_max);
     if (dst == src) return;
-    const size_t KVD = (size_t)s->hp->n_kv_head * s->hp->d_head, seq_stride = (size_t)s->n_ctx * KVD;
-    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride, n = (size_t)s->seq_len[src] * KVD;
+    /* byte strides */
+    const size_t KVD = (size_t)s->hp->n_kv_head * s->hp->d_head, seq_stride = (size_t)s->n_ctx * KVD * s->kv_elt;
+    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride, n = (size_t)s->seq_len[src] * KVD * s->kv_elt;
     for (int l = 0; l < s->hp->n_layer && n; l++) {
         size_t off = (size_t)l * layer_stride;
-        s->be->copy(s->be, s->k_cache + off + (size_t)dst * seq_stride, s->k_cache + off + (size_t)src * seq_stride,
-                    n * sizeof(float));
-        s->be->copy(s->be, s->v_cache + off + (size_t)dst * seq_stride, s->v_cache + off + (size_t)src * seq_stride,
-                    n * sizeof(float));
+        s->be->copy(s->be, s->k_cache + off + (size_t)dst * seq_stride, s->k_cache + off + (size_t)src * seq_stride, n);
+        s->be->copy(s->be, s->v_cache + off + (size_t)dst * seq_stride, s->v_cache + off + (size_t)src * seq_stride, n);
     }
     s->seq_len[dst] = s->seq_len[src];
 }
 void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot) {
-    JN_ASSERT(dst->hp == src->hp && dst->be == src->be && dst_slot >= 0 && dst_slot < dst->n_seq_max && src_slot >= 0 &&
+    JN_ASSERT(dst->hp == src->hp && dst->be == src->be && dst->kv_type == src->kv_type && dst_slot >= 0 && dst_slot < dst->n_seq_max && src_slot >= 0 &&
               src_slot < src->n_seq_max);
-    const size_t KVD = (size_t)src->hp->n_kv_head * src->hp->d_head;
+    const size_t row = (size_t)src->hp->n_kv_head * src->hp->d_head * src->kv_elt; /* bytes per position */
     const int n = src->seq_len[src_slot] < dst->n_ctx ? src->seq_len[src_slot] : dst->n_ctx;
     for (int l = 0; l < src->hp->n_layer && n > 0; l++) {
-        size_t so = ((size_t)l * src->n_seq_max + (size_t)src_slot) * src->n_ctx * KVD;
-        size_t d0 = ((size_t)l * dst->n_seq_max + (size_t)dst_slot) * dst->n_ctx * KVD;
-        src->be->copy(src->be, dst->k_cache + d0, src->k_cache + so, (size_t)n * KVD * sizeof(float));
-        src->be->copy(src->be, dst->v_cache + d0, src->v_cache + so, (size_t)n * KVD * sizeof(float));
+        size_t so = ((size_t)l * src->n_seq_max + (size_t)src_slot) * src->n_ctx * row;
+        size_t d0 = ((size_t)l * dst->n_seq_max + (size_t)dst_slot) * dst->n_ctx * row;
+        src->be->copy(src->be, dst->k_cache + d0, src->k_cache + so, (size_t)n * row);
+        src->be->copy(src->be, dst->v_cache + d0, src->v_cache + so, (size_t)n * row);
     }
     dst->seq_len[dst_slot] = n;
 }
@@ -290,8 +301,8 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
     const int E = hp->n_embd, D = hp->d_head, H = hp->n_head, KVH = hp->n_kv_head;
     const int QD = H * D, KVD = KVH * D, FF = hp->n_ff;
     const int R = n_seq * n_tok;           /* rows in this call */
-    const size_t seq_stride = (size_t)s->n_ctx * KVD;           /* floats between sequences in a layer's cache */
-    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride; /* floats between layers */
+    const size_t seq_stride = (size_t)s->n_ctx * KVD;           /* elements between sequences in a layer's cache */
+    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride; /* elements between layers */
     const float scale = 1.0f / sqrtf((float)D);
     const int gather_last = last_only && n_tok > 1; /* last layer: only the last row of each sequence goes on */
 
@@ -304,8 +315,8 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
     for (int l = 0; l < hp->n_layer; l++) {
         const jn_lm_layer *L = &w->layers[l];
         const int last_layer = (l == hp->n_layer - 1);
-        float *kc = s->k_cache + (size_t)l * layer_stride; /* [n_seq_max][n_ctx][KVD] */
-        float *vc = s->v_cache + (size_t)l * layer_stride;
+        uint8_t *kc = s->k_cache + (size_t)l * layer_stride * s->kv_elt; /* [n_seq_max][n_ctx][KVD] */
+        uint8_t *vc = s->v_cache + (size_t)l * layer_stride * s->kv_elt;
 
         /* ---- attention ---- */
         be->rms_norm(be, s->xn, cur, L->attn_norm, R, E, hp->rms_eps); /* xn: [R, E] */
@@ -313,9 +324,9 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
         be->matmul(be, s->v, s->xn, L->wv, NULL, R);                    /* v: [R, KVD] */
         be->rope(be, s->k, n_seq, n_tok, KVH, D, KVD, s->pos0, hp->rope_theta);
         for (int i = 0; i < n_seq; i++) { /* append the new rows of input sequence i to its slot */
-            size_t at = (size_t)slots[i] * seq_stride + (size_t)s->seq_len[slots[i]] * KVD;
-            be->copy2d(be, kc + at, KVD, s->k + (size_t)i * n_tok * KVD, KVD, n_tok, KVD);
-            be->copy2d(be, vc + at, KVD, s->v + (size_t)i * n_tok * KVD, KVD, n_tok, KVD);
+            size_t at = ((size_t)slots[i] * seq_stride + (size_t)s->seq_len[slots[i]] * KVD) * s->kv_elt;
+            be->copy2d_kv(be, kc + at, s->kv_type, KVD, s->k + (size_t)i * n_tok * KVD, KVD, n_tok, KVD, NULL);
+            be->copy2d_kv(be, vc + at, s->kv_type, KVD, s->v + (size_t)i * n_tok * KVD, KVD, n_tok, KVD, NULL);
         }
 
         int nq = n_tok, Rq = R; /* query rows per sequence / in total */
@@ -337,9 +348,9 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
         for (int i0 = 0; i0 < n_seq;) {
             int i1 = i0 + 1;
             while (i1 < n_seq && slots[i1] == slots[i1 - 1] + 1 && s->seq_len[slots[i1]] == s->seq_len[slots[i0]]) i1++;
-            const size_t kv0 = (size_t)slots[i0] * seq_stride, q0 = (size_t)i0 * nq * QD;
-            be->attention(be, s->att + q0, s->q + q0, kc + kv0, vc + kv0, i1 - i0, nq, s->seq_len[slots[i0]] + n_tok, H,
-                          D, QD, KVD, seq_stride, QD, 1, scale);
+            const size_t kv0 = (size_t)slots[i0] * seq_stride * s->kv_elt, q0 = (size_t)i0 * nq * QD;
+            be->attention_kv(be, s->att + q0, s->q + q0, kc + kv0, vc + kv0, s->kv_type, i1 - i0, nq,
+                             s->seq_len[slots[i0]] + n_tok, H, D, QD, KVD, seq_stride, QD, 1, scale, NULL);
             i0 = i1;
         }
         be->matmul(be, s->tmp, s->att, L->wo, NULL, Rq); /* tmp: [Rq, E] */

@@ -57,16 +57,19 @@ jn_status jn_lm_weights_upload(jn_backend *be, jn_lm_weights *w, const jn_lm_hpa
 
 typedef struct jn_lm_session jn_lm_session;
 
-/* KV cache [n_layer][n_seq_max][n_ctx][n_kv_head*d_head] for K (post-RoPE) and V, plus activation
- * scratch for n_tok_max rows (n_seq * n_tok per forward call), all allocated on be up front.
- * hp and w must outlive the session. n_ctx <= hp->max_ctx. Returns NULL + err (JN_ERR_NOMEM with
- * the byte count, or JN_ERR_USAGE for bad sizes). */
+/* KV cache [n_layer][n_seq_max][n_ctx][n_kv_head*d_head] for K (post-RoPE) and V, in kv_type
+ * (JN_F32, or JN_F16 / JN_BF16: values rounded to nearest-even when written, half the bytes and
+ * half the attention bandwidth), plus f32 activation scratch for n_tok_max rows (n_seq * n_tok per
+ * forward call), all allocated on be up front. hp and w must outlive the session.
+ * n_ctx <= hp->max_ctx. Returns NULL + err (JN_ERR_NOMEM with the byte count, or JN_ERR_USAGE for
+ * bad sizes or types). */
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
-                                    int n_ctx, int n_tok_max, jn_error *err);
+                                    int n_ctx, int n_tok_max, jn_dtype kv_type, jn_error *err);
 void jn_lm_session_free(jn_lm_session *s);
 /* Backend bytes such a session allocates (SIZE_MAX on overflow); *kv_bytes (optional): the
  * K/V cache part. */
-size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, size_t *kv_bytes);
+size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, int n_tok_max, jn_dtype kv_type,
+                           size_t *kv_bytes);
 /* All sequences back to length 0 (the cache contents are simply overwritten later). */
 void jn_lm_session_reset(jn_lm_session *s);
 /* Cached length of sequence slot 0 (all slots, when they advance together through jn_lm_forward). */
@@ -81,7 +84,7 @@ int jn_lm_seq_len(const jn_lm_session *s, int slot);
 void jn_lm_seq_truncate(jn_lm_session *s, int slot, int n_past);
 /* Slot dst gets a copy of slot src's cached K/V and length (a shared prompt prefilled once). */
 void jn_lm_seq_copy(jn_lm_session *s, int dst, int src);
-/* The same between two sessions of one model and backend (a cache moved into a bigger session);
+/* The same between two sessions of one model, backend and KV type (a cache moved into a bigger session);
  * at most dst's context is copied. */
 void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot);
 /* Bytes of backend memory the session holds (KV cache + scratch). */

@@ -225,6 +225,7 @@ int srv_chat_worker_create(srv_engine *e, char *msg, size_t n) {
     janus_session_params sp = janus_session_default_params();
     sp.n_threads = c->n_threads;
     sp.max_rows = c->chat_batch;
+    sp.mem_limit = c->mem_limit;
     g_chat.e = e;
     g_chat.s = janus_session_create(e->model, &sp, &err);
     g_chat.b = g_chat.s ? janus_ask_batch_create(g_chat.s, c->chat_batch, c->chat_ctx, &err) : NULL;

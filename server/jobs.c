@@ -410,6 +410,7 @@ int srv_engine_start(srv_engine *e, char *msg, size_t n) {
     lp.backend = c->backend;
     lp.n_threads = c->n_threads;
     lp.verbose = c->verbose;
+    lp.kv_type = c->kv_type;
     janus_model *m = janus_model_load(c->model_path, &lp, &err);
     if (!m) {
         snprintf(msg, n, "%s", err.msg);
@@ -420,6 +421,7 @@ int srv_engine_start(srv_engine *e, char *msg, size_t n) {
     janus_session_params sp = janus_session_default_params();
     sp.n_threads = c->n_threads;
     sp.max_rows = 2 * c->limits.max_n;
+    sp.mem_limit = c->mem_limit;
     g_gen.e = e;
     g_gen.s = janus_session_create(m, &sp, &err);
     g_gen.b = g_gen.s ? janus_gen_batch_create(g_gen.s, &err) : NULL;

@@ -17,6 +17,8 @@ typedef struct srv_config {
     const char *model_path;
     const char *backend;    /* "cpu" / "cuda" */
     int n_threads;          /* per session; <= 0: all cores */
+    const char *kv_type;    /* K/V cache elements, NULL: f16 */
+    size_t mem_limit;       /* per session (image and chat each); 0: available memory */
     const char *host;       /* IPv4 address to bind, "127.0.0.1" */
     int port;               /* 0: any free port (printed) */
     const char *api_key;    /* NULL: no auth */

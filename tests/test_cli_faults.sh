@@ -2,7 +2,7 @@
 # tests/test_cli_faults.sh — a backend failure in the middle of a request (JANUS_FAULT_OP=N makes
 # the N-th op of every cpu backend instance fail, engine/backend.h) reaches the caller: `ask`,
 # `generate` and `decode` exit 1 with the backend's message, print nothing on stdout and leave no
-# output file (and an existing one untouched).
+# output file (and an existing one untouched). Also --mem-limit refusals and --kv-type.
 set -u
 J=${JANUS_BIN:?}
 FX=${JANUS_FIXTURES:?}/janus-tiny-a
@@ -37,6 +37,16 @@ no_stdout "decode"; names_fault "decode"
 if [ -e "$TMP/dec.png" ]; then echo "FAIL: decode left its output"; fails=$((fails + 1)); fi
 JANUS_FAULT_OP=20 check "decode over an existing file (--force), fault" 1 "$J" decode -m "$M" --tokens "$TMP/tokens.txt" -o "$TMP/existing.png" --force
 [ "$(cat "$TMP/existing.png")" = keep ] && echo "ok: existing output untouched" || { echo "FAIL: existing output changed"; fails=$((fails + 1)); }
+# --mem-limit: refused before anything is allocated, with the numbers, nothing on stdout, no file
+check "generate -n 4 over --mem-limit" 1 "$J" generate -m "$M" -n 4 --mem-limit 64K -o "$TMP/lim.png" "a fox"
+no_stdout "generate --mem-limit"
+grep -q "memory limit" "$TMP/err.txt" && echo "ok: the refusal names the limit" || { echo "FAIL: no memory-limit message"; fails=$((fails + 1)); }
+if ls "$TMP"/lim*.png >/dev/null 2>&1; then echo "FAIL: generate over the limit left a file"; fails=$((fails + 1)); fi
+check "ask over --mem-limit" 1 "$J" ask -m "$M" --image "$IMG" --mem-limit 64K "What is this?"
+no_stdout "ask --mem-limit"
+check "--mem-limit with a bad size" 2 "$J" generate -m "$M" --mem-limit 12Q "a fox"
+check "generate within --mem-limit, f32 K/V cache" 0 "$J" generate -m "$M" -s 1 --mem-limit 1G --kv-type f32 -o "$TMP/kv32.png" "a fox"
+check "--kv-type with a bad type" 2 "$J" ask -m "$M" --kv-type f8 "What is this?"
 # and without the fault the same commands work
 check "decode without a fault" 0 "$J" decode -m "$M" --tokens "$TMP/tokens.txt" -o "$TMP/dec.png"
 [ "$fails" = 0 ] && { rm -rf "$TMP"; echo "all fault-injection checks passed"; exit 0; }

@@ -96,7 +96,7 @@ static void test_text(jn_backend *be, model *m, const jn_json *cases) {
     TU_CHECK(nw == (size_t)T * V, "text_logits.npy has %zu values, expected %d x %d", nw, T, V);
     if (!ids || nw != (size_t)T * V) return;
 
-    jn_lm_session *s = jn_lm_session_create(be, &m->hp, &m->w, 1, T, T, &err);
+    jn_lm_session *s = jn_lm_session_create(be, &m->hp, &m->w, 1, T, T, JN_F32, &err);
     TU_CHECK(s != NULL, "%s", err.msg);
     float *x = be->alloc(be, sizeof(float) * T * E), *h = be->alloc(be, sizeof(float) * T * E);
     float *lg = be->alloc(be, sizeof(float) * T * V), *got = malloc(sizeof(float) * T * V);
@@ -161,7 +161,7 @@ static void test_gen(jn_backend *be, model *m, const jn_json *cases) {
     int32_t *both = malloc(sizeof(int32_t) * 2 * T);
     memcpy(both, r0, sizeof(int32_t) * T);
     memcpy(both + T, r1, sizeof(int32_t) * T);
-    jn_lm_session *s = jn_lm_session_create(be, &m->hp, &m->w, 2, T + NF, 2 * T, &err);
+    jn_lm_session *s = jn_lm_session_create(be, &m->hp, &m->w, 2, T + NF, 2 * T, JN_F32, &err);
     TU_CHECK(s != NULL, "%s", err.msg);
     float *x = be->alloc(be, sizeof(float) * 2 * T * E), *h = be->alloc(be, sizeof(float) * 2 * E);
     float *lg = be->alloc(be, sizeof(float) * 2 * C);

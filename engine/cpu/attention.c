@@ -9,6 +9,10 @@
  * query's bits do not depend on the other queries in its block, on n_q or on the thread count.
  * With more than a few queries the head's K and V slices are first packed contiguously into
  * scratch: rows ldkv floats apart (4 KB for 16×64) alias in L1 and would be re-read from L2.
+ * Half-precision caches (f16, bf16: jn_cpu_attention_kv) always take the packing path: each
+ * head's K and V slices are converted to f32 once per (sequence, head) while packed — exact
+ * conversions, so the rest is the f32 kernel unchanged and a row's result equals the f32 kernel's
+ * on the converted cache bit for bit; the cache is read from memory at 2 bytes per value.
  * Scratch: per-thread QB·n_kv scores (+ 2·n_kv·d_head packed K/V), reserved before the pool
  * runs (no allocation per call in steady state). */
 #include "cpu_internal.h"
@@ -24,13 +28,45 @@
 typedef struct attn_ctx {
     const jn_cpu *c;
     float *out;
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v; /* kv_type elements */
+    jn_dtype kv_type;
     int n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal;
     size_t seq_stride;
     float scale;
     int n_qblk;
     atomic_long next; /* next task to take */
 } attn_ctx;
+
+/* dst[j*d + c] = src row j (stride ld elements of type t) column c, as f32 (exact), j < n, c < d */
+static void pack_rows_scalar(float *dst, const void *src, jn_dtype t, size_t ld, int n, int d) {
+    const size_t es = t == JN_F32 ? 4 : 2;
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = (const uint8_t *)src + (size_t)j * ld * es;
+        if (t == JN_F32) memcpy(dst + (size_t)j * d, row, (size_t)d * sizeof(float));
+        else jn_to_f32_ref(t, row, dst + (size_t)j * d, d);
+    }
+}
+
+#ifdef JN_X86
+JN_AVX2_FN static void pack_rows_avx2(float *dst, const void *src, jn_dtype t, size_t ld, int n, int d) {
+    if (t == JN_F32 || (d & 7)) {
+        pack_rows_scalar(dst, src, t, ld, n, d);
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        const uint16_t *row = (const uint16_t *)src + (size_t)j * ld;
+        float *o = dst + (size_t)j * d;
+        if (t == JN_F16)
+            for (int c = 0; c < d; c += 8) _mm256_storeu_ps(o + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + c))));
+        else /* bf16: the upper half of an f32 */
+            for (int c = 0; c < d; c += 8) {
+                __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + c)));
+                _mm256_storeu_ps(o + c, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+            }
+    }
+}
+#endif
 
 /* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d */
 static void pv_scalar(float *o, int ldo, const float *p, int ldp, const float *v, size_t ldv, int nq, int nk, int d,
@@ -197,7 +233,8 @@ static void attn_task(void *arg, int ith, int nth) {
     float *Kp = S + (size_t)QB * (size_t)t->n_kv;                /* [n_kv, d] packed K of one head */
     float *Vp = Kp + (size_t)t->n_kv * (size_t)t->d_head;       /* [n_kv, d] packed V */
     long packed = -1;                                           /* s*n_head + h held in Kp/Vp */
-    const int pack = t->n_q > 4;
+    const int pack = t->n_q > 4 || t->kv_type != JN_F32;
+    const size_t es = t->kv_type == JN_F32 ? sizeof(float) : 2; /* bytes per K/V element */
     float sums[QB];
     const int n_kv = t->n_kv, d = t->d_head;
     for (;;) {
@@ -208,8 +245,9 @@ static void attn_task(void *arg, int ith, int nth) {
         int s = (int)(task / ((long)t->n_qblk * t->n_head));
         int i0 = qb * QB, nq = t->n_q - i0 < QB ? t->n_q - i0 : QB;
         const float *qp = t->q + ((size_t)s * t->n_q + i0) * (size_t)t->ldq + (size_t)h * d;
-        const float *kp = t->k + (size_t)s * t->seq_stride + (size_t)h * d;
-        const float *vp = t->v + (size_t)s * t->seq_stride + (size_t)h * d;
+        const size_t kv_off = ((size_t)s * t->seq_stride + (size_t)h * d) * es;
+        const void *kraw = (const uint8_t *)t->k + kv_off, *vraw = (const uint8_t *)t->v + kv_off;
+        const float *kp = (const float *)kraw, *vp = (const float *)vraw; /* read only when kv_type is f32 */
         size_t ldkv = (size_t)t->ldkv;
         float *op = t->out + ((size_t)s * t->n_q + i0) * (size_t)t->ldo + (size_t)h * d;
         /* keys visible to the block: up to the last query's limit */
@@ -225,9 +263,15 @@ static void attn_task(void *arg, int ith, int nth) {
         if (pack) {
             long key = (long)s * t->n_head + h;
             if (key != packed) {
-                for (int j = 0; j < n_kv; j++) {
-                    memcpy(Kp + (size_t)j * d, kp + (size_t)j * ldkv, (size_t)d * sizeof(float));
-                    memcpy(Vp + (size_t)j * d, vp + (size_t)j * ldkv, (size_t)d * sizeof(float));
+#ifdef JN_X86
+                if (t->c->avx2) {
+                    pack_rows_avx2(Kp, kraw, t->kv_type, ldkv, n_kv, d);
+                    pack_rows_avx2(Vp, vraw, t->kv_type, ldkv, n_kv, d);
+                } else
+#endif
+                {
+                    pack_rows_scalar(Kp, kraw, t->kv_type, ldkv, n_kv, d);
+                    pack_rows_scalar(Vp, vraw, t->kv_type, ldkv, n_kv, d);
                 }
                 packed = key;
             }
@@ -271,20 +315,28 @@ static void attn_task(void *arg, int ith, int nth) {
     }
 }
 
-void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
-                      int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
-                      float scale) {
+void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                         int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                         int ldo, int causal, float scale) {
     jn_cpu *c = (jn_cpu *)be->impl;
     if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
-    attn_ctx t = {c, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, ldo, causal, seq_stride, scale,
-                  (n_q + QB - 1) / QB, 0};
+    attn_ctx t = {c,      out,        q,   k,          v,      kv_type, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv,
+                  ldo,    causal,     seq_stride,      scale,  (n_q + QB - 1) / QB, 0};
     atomic_init(&t.next, 0);
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
-    if (!jn_cpu_reserve(c, ((size_t)QB * kv + (n_q > 4 ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
+    const int pack = n_q > 4 || kv_type != JN_F32;
+    if (!jn_cpu_reserve(c, ((size_t)QB * kv + (pack ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
     if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {
         attn_task(&t, 0, 1);
         return;
     }
     jn_pool_run(c->pool, attn_task, &t);
+}
+
+void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
+                      int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
+                      float scale) {
+    jn_cpu_attention_kv(be, out, q, k, v, JN_F32, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal,
+                        scale);
 }

@@ -409,6 +409,38 @@ static void cpu_copy2d(jn_backend *be, float *y, int ldy, const float *x, int ld
     for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * ldy, x + (size_t)r * ldx, (size_t)cols * sizeof(float));
 }
 
+/* f32 rows → rows of a half K/V cache (rounded to nearest-even, as jn_from_f32_ref: the same bits
+ * for finite values); F16C converts 8 at a time. */
+#ifdef JN_X86
+JN_AVX2_FN static void rows_to_f16_avx2(uint16_t *y, int ldy, const float *x, int ldx, int rows, int cols) {
+    for (int r = 0; r < rows; r++) {
+        uint16_t *yr = y + (size_t)r * ldy;
+        const float *xr = x + (size_t)r * ldx;
+        int c = 0;
+        for (; c + 8 <= cols; c += 8)
+            _mm_storeu_si128((__m128i *)(yr + c), _mm256_cvtps_ph(_mm256_loadu_ps(xr + c), _MM_FROUND_TO_NEAREST_INT));
+        if (c < cols) jn_from_f32_ref(JN_F16, xr + c, yr + c, cols - c);
+    }
+}
+#endif
+
+static void cpu_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows,
+                          int cols, const int32_t *dpos) {
+    const int d = dpos ? *dpos : 0;
+    if (kv_type == JN_F32) {
+        cpu_copy2d(be, (float *)y + (ptrdiff_t)d * ldy, ldy, x, ldx, rows, cols);
+        return;
+    }
+    uint16_t *y0 = (uint16_t *)y + (ptrdiff_t)d * ldy;
+#ifdef JN_X86
+    if (kv_type == JN_F16 && ((jn_cpu *)be->impl)->avx2) {
+        rows_to_f16_avx2(y0, ldy, x, ldx, rows, cols);
+        return;
+    }
+#endif
+    for (int r = 0; r < rows; r++) jn_from_f32_ref(kv_type, x + (size_t)r * ldx, y0 + (size_t)r * ldy, cols);
+}
+
 typedef struct up_ctx {
     float *y;
     const float *x;
@@ -486,6 +518,17 @@ static void op_attention(jn_backend *be, float *out, const float *q, const float
                          int causal, float scale) {
     if (op_begin(be, "attention"))
         jn_cpu_attention(be, out, q, k, v, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv, seq_stride, ldo, causal, scale);
+}
+static void op_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                            int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                            int ldo, int causal, float scale, const int32_t *dpos) {
+    if (op_begin(be, "attention_kv"))
+        jn_cpu_attention_kv(be, out, q, k, v, kv_type, n_seq, n_q, n_kv + (dpos ? *dpos : 0), n_head, d_head, ldq, ldkv,
+                            seq_stride, ldo, causal, scale);
+}
+static void op_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows,
+                         int cols, const int32_t *dpos) {
+    if (op_begin(be, "copy2d_kv")) cpu_copy2d_kv(be, y, kv_type, ldy, x, ldx, rows, cols, dpos);
 }
 static void op_add(jn_backend *be, float *y, const float *a, const float *b, size_t n) {
     if (op_begin(be, "add")) jn_cpu_add(be, y, a, b, n);
@@ -616,5 +659,7 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
     be->upsample2x = op_upsample2x;
     be->status = cpu_status;
     jn_backend_host_extra_ops(be); /* the entries of the CUDA block: sample, *_dpos, K/V, capture */
+    be->attention_kv = op_attention_kv; /* half K/V caches read natively (converted per head in L2) */
+    be->copy2d_kv = op_copy2d_kv;
     return be;
 }

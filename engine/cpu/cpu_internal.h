@@ -115,6 +115,10 @@ void jn_cpu_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w,
 void jn_cpu_attention(jn_backend *be, float *out, const float *q, const float *k, const float *v, int n_seq, int n_q,
                       int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride, int ldo, int causal,
                       float scale);
+/* The same over a K/V cache of kv_type elements (JN_F32, JN_F16, JN_BF16; strides in elements). */
+void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,
+                         int n_seq, int n_q, int n_kv, int n_head, int d_head, int ldq, int ldkv, size_t seq_stride,
+                         int ldo, int causal, float scale);
 
 /* ---- vector math (elementwise.c); AVX2 variants used when c->avx2 ---- */
 void jn_cpu_exp_inplace(const jn_cpu *c, float *x, int n); /* x = exp(x), max rel err ~2 ulp */
