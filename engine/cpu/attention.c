@@ -9,10 +9,12 @@
  * query's bits do not depend on the other queries in its block, on n_q or on the thread count.
  * With more than a few queries the head's K and V slices are first packed contiguously into
  * scratch: rows ldkv floats apart (4 KB for 16×64) alias in L1 and would be re-read from L2.
- * Half-precision caches (f16, bf16: jn_cpu_attention_kv) always take the packing path: each
- * head's K and V slices are converted to f32 once per (sequence, head) while packed — exact
- * conversions, so the rest is the f32 kernel unchanged and a row's result equals the f32 kernel's
- * on the converted cache bit for bit; the cache is read from memory at 2 bytes per value.
+ * Half-precision caches (f16, bf16: jn_cpu_attention_kv): with up to 4 queries (decode, CFG
+ * rows) the AVX2/AVX-512 kernels read the 2-byte values directly and convert them in registers
+ * (Q·Kᵀ through the matmul's f16/bf16 weight path, P·V through vload8/vload16); with more, the
+ * head's slices are converted while packed. Conversions are exact and every FMA sequence is the
+ * f32 one, so a row equals the f32 kernel's on the converted cache bit for bit, and a decode row
+ * its prefill row.
  * Scratch: per-thread QB·n_kv scores (+ 2·n_kv·d_head packed K/V), reserved before the pool
  * runs (no allocation per call in steady state). */
 #include "cpu_internal.h"
@@ -68,7 +70,14 @@ JN_AVX2_FN static void pack_rows_avx2(float *dst, const void *src, jn_dtype t, s
 }
 #endif
 
-/* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d */
+/* V element i of a cache of type vt (0 f32, 1 f16, 2 bf16), as f32 (exact) */
+static inline float vget(const int vt, const void *v, size_t i) {
+    if (vt == 0) return ((const float *)v)[i];
+    uint16_t h = ((const uint16_t *)v)[i];
+    return vt == 1 ? jn_f16_to_f32(h) : jn_bf16_to_f32(h);
+}
+
+/* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d (V: f32) */
 static void pv_scalar(float *o, int ldo, const float *p, int ldp, const float *v, size_t ldv, int nq, int nk, int d,
                       const float *sum) {
     for (int i = 0; i < nq; i++)
@@ -80,8 +89,19 @@ static void pv_scalar(float *o, int ldo, const float *p, int ldp, const float *v
 }
 
 #ifdef JN_X86
-JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const float *v, size_t ldv, int nq, int nk,
-                               int d, const float *sum) {
+/* 8 values of V at element i as f32 (exact conversions) */
+JN_AVX2_INLINE __m256 vload8(const int vt, const void *v, size_t i) {
+    if (vt == 0) return _mm256_loadu_ps((const float *)v + i);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)v + i));
+    if (vt == 1) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* pv_scalar's result for up to 4 query rows per register tile (V elements of type vt, ldv in
+ * elements); the FMA sequence of each column over j does not depend on vt, so a half cache gives
+ * the bits of its f32 conversion. */
+JN_AVX2_INLINE void pv_avx2_t(const int vt, float *o, int ldo, const float *p, int ldp, const void *v, size_t ldv,
+                              int nq, int nk, int d, const float *sum) {
     for (int i0 = 0; i0 < nq; i0 += 4) {
         int mr = nq - i0 < 4 ? nq - i0 : 4;
         const float *pp[4];
@@ -91,8 +111,8 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
             __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
                    a31 = a00;
             for (int j = 0; j < nk; j++) {
-                const float *vr = v + (size_t)j * ldv + c;
-                __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+                const size_t at = (size_t)j * ldv + c;
+                __m256 v0 = vload8(vt, v, at), v1 = vload8(vt, v, at + 8);
                 __m256 b0 = _mm256_broadcast_ss(pp[0] + j), b1 = _mm256_broadcast_ss(pp[1] + j);
                 __m256 b2 = _mm256_broadcast_ss(pp[2] + j), b3 = _mm256_broadcast_ss(pp[3] + j);
                 a00 = _mm256_fmadd_ps(b0, v0, a00);
@@ -114,7 +134,7 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
         for (; c + 8 <= d; c += 8) {
             __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
             for (int j = 0; j < nk; j++) {
-                __m256 v0 = _mm256_loadu_ps(v + (size_t)j * ldv + c);
+                __m256 v0 = vload8(vt, v, (size_t)j * ldv + c);
                 for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(pp[i] + j), v0, a[i]);
             }
             for (int i = 0; i < mr; i++)
@@ -123,7 +143,7 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
         for (; c < d; c++)
             for (int i = 0; i < mr; i++) {
                 float acc = 0.0f;
-                for (int j = 0; j < nk; j++) acc = fmaf(pp[i][j], v[(size_t)j * ldv + c], acc);
+                for (int j = 0; j < nk; j++) acc = fmaf(pp[i][j], vget(vt, v, (size_t)j * ldv + c), acc);
                 o[(size_t)(i0 + i) * ldo + c] = acc / sum[i0 + i];
             }
     }
@@ -131,46 +151,80 @@ JN_AVX2_FN static void pv_avx2(float *o, int ldo, const float *p, int ldp, const
 
 /* One query row (decode): o[c] = Σ_j p[j]·v[j*ldv + c] / sum, V streamed once, row by row, with
  * the output in registers (64 columns per pass on AVX2, 128 on AVX-512). Each column is the same
- * fma sequence over j as in pv_avx2, so a decode row has its prefill row's bits on either ISA. */
-JN_AVX2_FN static void pv1_avx2(float *o, const float *p, const float *v, size_t ldv, int nk, int d, float sum) {
+ * fma sequence over j as in pv_avx2_t, so a decode row has its prefill row's bits on either ISA. */
+JN_AVX2_INLINE void pv1_avx2_t(const int vt, float *o, const float *p, const void *v, size_t ldv, int nk, int d,
+                               float sum) {
     int c = 0;
     for (; c + 64 <= d; c += 64) {
         __m256 a[8];
         for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
         for (int j = 0; j < nk; j++) {
-            const float *vr = v + (size_t)j * ldv + c;
+            const size_t at = (size_t)j * ldv + c;
             __m256 b = _mm256_broadcast_ss(p + j);
-            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(b, _mm256_loadu_ps(vr + 8 * i), a[i]);
+            for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(b, vload8(vt, v, at + 8 * i), a[i]);
         }
         for (int i = 0; i < 8; i++) _mm256_storeu_ps(o + c + 8 * i, _mm256_div_ps(a[i], _mm256_set1_ps(sum)));
     }
     for (; c + 8 <= d; c += 8) {
         __m256 a = _mm256_setzero_ps();
-        for (int j = 0; j < nk; j++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + (size_t)j * ldv + c), a);
+        for (int j = 0; j < nk; j++) a = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), vload8(vt, v, (size_t)j * ldv + c), a);
         _mm256_storeu_ps(o + c, _mm256_div_ps(a, _mm256_set1_ps(sum)));
     }
     for (; c < d; c++) {
         float acc = 0.0f;
-        for (int j = 0; j < nk; j++) acc = fmaf(p[j], v[(size_t)j * ldv + c], acc);
+        for (int j = 0; j < nk; j++) acc = fmaf(p[j], vget(vt, v, (size_t)j * ldv + c), acc);
         o[c] = acc / sum;
     }
 }
 
-__attribute__((target("avx512f,avx2,fma"))) static void pv1_avx512(float *o, const float *p, const float *v,
-                                                                    size_t ldv, int nk, int d, float sum) {
+JN_AVX2_FN static void pv_avx2(int vt, float *o, int ldo, const float *p, int ldp, const void *v, size_t ldv, int nq,
+                               int nk, int d, const float *sum) {
+    if (vt == 0) pv_avx2_t(0, o, ldo, p, ldp, v, ldv, nq, nk, d, sum);
+    else if (vt == 1) pv_avx2_t(1, o, ldo, p, ldp, v, ldv, nq, nk, d, sum);
+    else pv_avx2_t(2, o, ldo, p, ldp, v, ldv, nq, nk, d, sum);
+}
+JN_AVX2_FN static void pv1_avx2(int vt, float *o, const float *p, const void *v, size_t ldv, int nk, int d, float sum) {
+    if (vt == 0) pv1_avx2_t(0, o, p, v, ldv, nk, d, sum);
+    else if (vt == 1) pv1_avx2_t(1, o, p, v, ldv, nk, d, sum);
+    else pv1_avx2_t(2, o, p, v, ldv, nk, d, sum);
+}
+
+#define JN_AVX512_TARGET "avx512f,avx2,fma,f16c"
+__attribute__((target(JN_AVX512_TARGET), always_inline)) static inline __m512 vload16(const int vt, const void *v,
+                                                                                     size_t i) {
+    if (vt == 0) return _mm512_loadu_ps((const float *)v + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)v + i));
+    if (vt == 1) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* V row j + 8 is prefetched (all of its d values) as row j is read: the rows of one head are a
+ * cache row apart (4-8 KB), which the hardware prefetchers do not follow. */
+__attribute__((target(JN_AVX512_TARGET), always_inline)) static inline void pv1_avx512_t(const int vt, float *o,
+                                                                                        const float *p, const void *v,
+                                                                                        size_t ldv, int nk, int d,
+                                                                                        float sum) {
+    const size_t es = vt == 0 ? 4 : 2;
     int c = 0;
     for (; c + 128 <= d; c += 128) {
         __m512 a[8];
         for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
         for (int j = 0; j < nk; j++) {
-            const float *vr = v + (size_t)j * ldv + c;
-            if ((j & 3) == 0) _mm_prefetch((const char *)(vr + 8 * ldv), _MM_HINT_T0);
+            const size_t at = (size_t)j * ldv + c;
+            for (size_t l = 0; l < 128 * es; l += 64) _mm_prefetch((const char *)v + (at + 8 * ldv) * es + l, _MM_HINT_T0);
             __m512 b = _mm512_set1_ps(p[j]);
-            for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(b, _mm512_loadu_ps(vr + 16 * i), a[i]);
+            for (int i = 0; i < 8; i++) a[i] = _mm512_fmadd_ps(b, vload16(vt, v, at + 16 * i), a[i]);
         }
         for (int i = 0; i < 8; i++) _mm512_storeu_ps(o + c + 16 * i, _mm512_div_ps(a[i], _mm512_set1_ps(sum)));
     }
-    if (c < d) pv1_avx2(o + c, p, v + c, ldv, nk, d - c, sum);
+    if (c < d) pv1_avx2(vt, o + c, p, (const uint8_t *)v + (size_t)c * es, ldv, nk, d - c, sum);
+}
+
+__attribute__((target(JN_AVX512_TARGET))) static void pv1_avx512(int vt, float *o, const float *p, const void *v,
+                                                                  size_t ldv, int nk, int d, float sum) {
+    if (vt == 0) pv1_avx512_t(0, o, p, v, ldv, nk, d, sum);
+    else if (vt == 1) pv1_avx512_t(1, o, p, v, ldv, nk, d, sum);
+    else pv1_avx512_t(2, o, p, v, ldv, nk, d, sum);
 }
 #endif
 
@@ -225,6 +279,11 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
 }
 #endif
 
+/* Whether tasks copy each head's K/V slices into f32 scratch first: many queries (L1 aliasing of
+ * the strided rows), or a half cache on an instance without the AVX2 kernels that read it
+ * directly (a few queries on AVX2 read f16/bf16 in registers: the cache streams at 2 bytes a value). */
+static int attn_packs(const jn_cpu *c, int n_q, jn_dtype kv_type) { return n_q > 4 || (kv_type != JN_F32 && !c->avx2); }
+
 static void attn_task(void *arg, int ith, int nth) {
     attn_ctx *t = (attn_ctx *)arg;
     (void)nth;
@@ -233,8 +292,10 @@ static void attn_task(void *arg, int ith, int nth) {
     float *Kp = S + (size_t)QB * (size_t)t->n_kv;                /* [n_kv, d] packed K of one head */
     float *Vp = Kp + (size_t)t->n_kv * (size_t)t->d_head;       /* [n_kv, d] packed V */
     long packed = -1;                                           /* s*n_head + h held in Kp/Vp */
-    const int pack = t->n_q > 4 || t->kv_type != JN_F32;
+    const int pack = attn_packs(t->c, t->n_q, t->kv_type);
     const size_t es = t->kv_type == JN_F32 ? sizeof(float) : 2; /* bytes per K/V element */
+    /* element code of the K/V the kernels read: 0 f32 (or packed), 1 f16, 2 bf16 */
+    const int vt = pack || t->kv_type == JN_F32 ? 0 : t->kv_type == JN_F16 ? 1 : 2;
     float sums[QB];
     const int n_kv = t->n_kv, d = t->d_head;
     for (;;) {
@@ -279,7 +340,9 @@ static void attn_task(void *arg, int ith, int nth) {
             vp = Vp;
             ldkv = (size_t)d;
         }
-        jn_cpu_mm_f32(t->c, S, (size_t)nk, qp, (size_t)t->ldq, nq, kp, ldkv, nk, d, NULL);
+        const void *vsrc = vt ? vraw : (const void *)vp;
+        if (vt) jn_cpu_mm_half(t->c, t->kv_type, S, (size_t)nk, qp, (size_t)t->ldq, nq, kraw, ldkv, nk, d);
+        else jn_cpu_mm_f32(t->c, S, (size_t)nk, qp, (size_t)t->ldq, nq, kp, ldkv, nk, d, NULL);
         for (int i = 0; i < nq; i++) {
             float *row = S + (size_t)i * nk;
             int vis = t->causal ? n_kv - t->n_q + i0 + i + 1 : n_kv; /* keys this query sees */
@@ -299,15 +362,15 @@ static void attn_task(void *arg, int ith, int nth) {
         }
 #ifdef JN_X86
         if (t->c->isa == JN_ISA_AVX512 && nq == 1) {
-            pv1_avx512(op, S, vp, ldkv, nk, d, sums[0]);
+            pv1_avx512(vt, op, S, vsrc, ldkv, nk, d, sums[0]);
             continue;
         }
         if (t->c->avx2 && nq == 1) {
-            pv1_avx2(op, S, vp, ldkv, nk, d, sums[0]);
+            pv1_avx2(vt, op, S, vsrc, ldkv, nk, d, sums[0]);
             continue;
         }
         if (t->c->avx2) {
-            pv_avx2(op, t->ldo, S, nk, vp, ldkv, nq, nk, d, sums);
+            pv_avx2(vt, op, t->ldo, S, nk, vsrc, ldkv, nq, nk, d, sums);
             continue;
         }
 #endif
@@ -324,7 +387,7 @@ void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void 
                   ldo,    causal,     seq_stride,      scale,  (n_q + QB - 1) / QB, 0};
     atomic_init(&t.next, 0);
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
-    const int pack = n_q > 4 || kv_type != JN_F32;
+    const int pack = attn_packs(c, n_q, kv_type);
     if (!jn_cpu_reserve(c, ((size_t)QB * kv + (pack ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
     if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {

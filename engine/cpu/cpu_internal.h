@@ -99,6 +99,10 @@ void jn_cpu_matmul_packed(jn_cpu *c, float *y, const float *x, const jn_cpu_pack
 /* y[m*ldy + n] = x[m*ldx, :K] · w[n*ldw, :K] (+ bias[n]) for m < M, n < N, f32 weights. */
 void jn_cpu_mm_f32(const jn_cpu *c, float *y, size_t ldy, const float *x, size_t ldx, int M, const float *w,
                    size_t ldw, int N, int K, const float *bias);
+/* The same with W rows of f16 or bf16 (t) read directly, ldw in elements, no bias: bit-identical
+ * to jn_cpu_mm_f32 on the converted rows. */
+void jn_cpu_mm_half(const jn_cpu *c, jn_dtype t, float *y, size_t ldy, const float *x, size_t ldx, int M,
+                    const void *w, size_t ldw, int N, int K);
 /* Quantizes rows x[m*ldx, :K] (K % 32 == 0) into q[m*(K/32) + b]. */
 void jn_cpu_quantize_q8x(const jn_cpu *c, const float *x, size_t ldx, int M, int K, jn_q8x *q);
 /* y[m*ldy + n] = xq[m] · W[n] for q8_0 / q4_0 weight rows (row_bytes apart), K = 32*nb. */
