@@ -70,7 +70,7 @@ static jn_status bench_text(janus_session *sess, const janus_bench_params *p, ja
     r->prefill_tok_per_s = T / (jn_time_s() - t0);
     t0 = jn_time_s();
     for (int i = 0; i < D; i++) {
-        jn_lm_embed(ls, &ids[i], 1, x);
+        jn_lm_embed(ls, &ids[i % T], 1, x); /* the prompt's ids again (D may exceed T) */
         if ((st = jn_lm_forward(ls, x, 1, 1, h, 1, err))) goto done;
         jn_lm_logits(ls, h, 1, lg);
         be->download(be, host, lg, (size_t)V * sizeof(float));

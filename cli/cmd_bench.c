@@ -50,11 +50,22 @@ int cmd_bench(int argc, char **argv) {
 #undef NEED
     }
     if (!model) return cli_usage_error("bench", "no model given (-m MODEL.gguf)");
-    if (only) {
-        bp.vision = strstr(only, "vision") != NULL;
-        bp.text = strstr(only, "text") != NULL;
-        bp.vq = strstr(only, "vq") != NULL;
-        if (!strstr(only, "gen")) bp.gen_images = 0;
+    if (only) { /* exact comma-separated names */
+        int want[4] = {0, 0, 0, 0};
+        static const char *names[4] = {"vision", "text", "gen", "vq"};
+        for (const char *p = only; *p;) {
+            size_t n = strcspn(p, ",");
+            int k = -1;
+            for (int j = 0; j < 4; j++)
+                if (n == strlen(names[j]) && !strncmp(p, names[j], n)) k = j;
+            if (k < 0) return cli_usage_error("bench", "--only takes a comma list of vision, text, gen, vq; got '%s'", only);
+            want[k] = 1;
+            p += n + (p[n] == ',');
+        }
+        bp.vision = want[0];
+        bp.text = want[1];
+        if (!want[2]) bp.gen_images = 0;
+        bp.vq = want[3];
     }
     janus_error err = {0};
     janus_model *m = cli_load_model("bench", model, &c, &err);
