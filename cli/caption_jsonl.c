@@ -1,8 +1,9 @@
-/* cli/caption_jsonl.c — JSON records of `janus caption` (see caption_jsonl.h). The parser reads
- * whatever JSON a record line holds (nested values are skipped) but keeps only two fields. */
+/* cli/caption_jsonl.c — JSON records of `janus caption` (see caption_jsonl.h). A record line is
+ * parsed whole by the project's JSON parser; only two fields are kept. */
 #define _POSIX_C_SOURCE 200809L
 #include "caption_jsonl.h"
 #include "caption_input.h"
+#include "engine/io/json.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -132,200 +133,19 @@ char *caption_record_key(const char *path, double frame_time) {
     return k;
 }
 
-/* ---- a small JSON reader ---- */
-
-typedef struct jreader {
-    const char *p, *end;
-} jreader;
-
-static void skip_ws(jreader *r) {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')) r->p++;
-}
-
-static int hex4(const char *p, const char *end, unsigned *out) {
-    if (end - p < 4) return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(caption_buf *b, uint32_t cp) {
-    char u[4];
-    size_t n;
-    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-    }
-    caption_buf_add(b, u, n);
-}
-
-/* A string at r->p (on the opening quote); decoded into out when out != NULL. 0 or -1. */
-static int read_string(jreader *r, caption_buf *out) {
-    if (r->p >= r->end || *r->p != '"') return -1;
-    r->p++;
-    while (r->p < r->end) {
-        unsigned char c = (unsigned char)*r->p;
-        if (c == '"') { r->p++; return out && out->oom ? -1 : 0; }
-        if (c < 0x20) return -1;
-        if (c != '\\') {
-            if (out) caption_buf_add(out, r->p, 1);
-            r->p++;
-            continue;
-        }
-        if (r->end - r->p < 2) return -1;
-        char e = r->p[1];
-        r->p += 2;
-        const char *simple = NULL;
-        switch (e) {
-        case '"': simple = "\""; break;
-        case '\\': simple = "\\"; break;
-        case '/': simple = "/"; break;
-        case 'b': simple = "\b"; break;
-        case 'f': simple = "\f"; break;
-        case 'n': simple = "\n"; break;
-        case 'r': simple = "\r"; break;
-        case 't': simple = "\t"; break;
-        case 'u': break;
-        default: return -1;
-        }
-        if (simple) {
-            if (out) caption_buf_add(out, simple, 1);
-            continue;
-        }
-        unsigned cp;
-        if (hex4(r->p, r->end, &cp)) return -1;
-        r->p += 4;
-        if (cp >= 0xD800 && cp < 0xDC00) { /* a surrogate pair */
-            unsigned lo;
-            if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' || hex4(r->p + 2, r->end, &lo) || lo < 0xDC00 ||
-                lo > 0xDFFF)
-                return -1;
-            r->p += 6;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return -1;
-        }
-        if (cp == 0) return -1; /* a NUL inside a path: not one of ours */
-        if (out) put_utf8(out, cp);
-    }
-    return -1;
-}
-
-static int read_number(jreader *r, double *out) {
-    const char *s = r->p;
-    if (r->p < r->end && *r->p == '-') r->p++;
-    while (r->p < r->end && ((*r->p >= '0' && *r->p <= '9') || *r->p == '.' || *r->p == 'e' || *r->p == 'E' ||
-                             *r->p == '+' || *r->p == '-'))
-        r->p++;
-    size_t n = (size_t)(r->p - s);
-    if (n == 0 || n > 64) return -1;
-    char tmp[65];
-    memcpy(tmp, s, n);
-    tmp[n] = 0;
-    char *e;
-    *out = strtod(tmp, &e);
-    return *e ? -1 : 0;
-}
-
-static int skip_value(jreader *r, int depth);
-
-static int skip_container(jreader *r, int depth, char close) {
-    r->p++;
-    skip_ws(r);
-    if (r->p < r->end && *r->p == close) { r->p++; return 0; }
-    for (;;) {
-        skip_ws(r);
-        if (close == '}') {
-            if (read_string(r, NULL)) return -1;
-            skip_ws(r);
-            if (r->p >= r->end || *r->p != ':') return -1;
-            r->p++;
-            skip_ws(r);
-        }
-        if (skip_value(r, depth + 1)) return -1;
-        skip_ws(r);
-        if (r->p >= r->end) return -1;
-        if (*r->p == ',') { r->p++; continue; }
-        if (*r->p == close) { r->p++; return 0; }
-        return -1;
-    }
-}
-
-static int skip_value(jreader *r, int depth) {
-    if (depth > 64 || r->p >= r->end) return -1;
-    char c = *r->p;
-    if (c == '"') return read_string(r, NULL);
-    if (c == '{') return skip_container(r, depth, '}');
-    if (c == '[') return skip_container(r, depth, ']');
-    static const char *const words[] = {"true", "false", "null"};
-    for (int i = 0; i < 3; i++) {
-        size_t n = strlen(words[i]);
-        if ((size_t)(r->end - r->p) >= n && !memcmp(r->p, words[i], n)) { r->p += n; return 0; }
-    }
-    double d;
-    return read_number(r, &d);
-}
+/* ---- record lines: the project's JSON parser (engine/io/json.c) ---- */
 
 char *caption_parse_record_key(const char *line, size_t len, const char *key_field) {
-    jreader r = {line, line + len};
-    caption_buf key = {0}, name = {0};
-    int have_key = 0, have_time = 0;
-    double t = 0;
-    skip_ws(&r);
-    if (r.p >= r.end || *r.p != '{') return NULL;
-    r.p++;
-    skip_ws(&r);
-    int ok = 1;
-    if (r.p < r.end && *r.p == '}') r.p++;
-    else
-        for (;;) {
-            skip_ws(&r);
-            name.n = 0;
-            if (name.s) name.s[0] = 0;
-            if (read_string(&r, &name)) { ok = 0; break; }
-            skip_ws(&r);
-            if (r.p >= r.end || *r.p != ':') { ok = 0; break; }
-            r.p++;
-            skip_ws(&r);
-            const char *field = name.s ? name.s : "";
-            if (!strcmp(field, key_field) && r.p < r.end && *r.p == '"') {
-                key.n = 0;
-                if (key.s) key.s[0] = 0;
-                if (read_string(&r, &key)) { ok = 0; break; }
-                have_key = 1;
-            } else if (!strcmp(field, "frame_time") && r.p < r.end && *r.p != '"' && *r.p != '{' && *r.p != '[' &&
-                       *r.p != 'n' && *r.p != 't' && *r.p != 'f') {
-                if (read_number(&r, &t)) { ok = 0; break; }
-                have_time = 1;
-            } else if (skip_value(&r, 1)) {
-                ok = 0;
-                break;
-            }
-            skip_ws(&r);
-            if (r.p >= r.end) { ok = 0; break; }
-            if (*r.p == ',') { r.p++; continue; }
-            if (*r.p == '}') { r.p++; break; }
-            ok = 0;
-            break;
-        }
-    skip_ws(&r);
-    if (r.p != r.end) ok = 0;
+    jn_json *root = jn_json_parse(line, len, NULL);
     char *out = NULL;
-    if (ok && have_key && !key.oom) out = key_from(key.s ? key.s : "", have_time, t);
-    caption_buf_free(&key);
-    caption_buf_free(&name);
+    if (root && root->type == JN_JSON_OBJECT) {
+        const jn_json *k = jn_json_get(root, key_field), *t = jn_json_get(root, "frame_time");
+        const int has_time = t && t->type == JN_JSON_NUMBER;
+        /* a NUL inside a path: not a record of ours */
+        if (k && k->type == JN_JSON_STRING && !memchr(k->str, 0, k->len))
+            out = key_from(k->str, has_time, has_time ? t->number : 0.0);
+    }
+    jn_json_free(root);
     return out;
 }
 

@@ -734,6 +734,8 @@ int main(void) {
     test_attention(1, 7, 9, 2, 20, 1, 1);      /* d_head not a multiple of 8 */
     test_attention(1, 3, 70, 1, 512, 0, 0);    /* large d_head */
     test_attention(1, 1, 1000, 2, 128, 1, 0);  /* long decode */
+    test_attention(5, 1, 37, 3, 64, 1, 0);     /* decode, many sequences (keys-outer kernel) */
+    test_attention(4, 6, 30, 4, 64, 1, 3);     /* ... and its rows vs their prefill rows */
     for (int kt = 0; kt < 2; kt++) {
         jn_dtype t = kt ? JN_BF16 : JN_F16;
         test_attention_kv(t, 2, 1, 37, 3, 64, 0);   /* decode, CFG pair */
@@ -741,6 +743,8 @@ int main(void) {
         test_attention_kv(t, 2, 3, 40, 2, 72, 5);   /* a few queries, padded strides */
         test_attention_kv(t, 1, 7, 9, 2, 20, 1);    /* d_head not a multiple of 8 */
         test_attention_kv(t, 1, 1, 600, 16, 128, 0); /* long decode, 1B head count */
+        test_attention_kv(t, 6, 1, 40, 4, 64, 2);   /* decode, many sequences (keys-outer kernel) */
+        test_attention_kv(t, 32, 1, 50, 16, 128, 0); /* 16 images' CFG rows */
     }
 
     test_elementwise(1, 3.0f);

@@ -27,6 +27,7 @@
 
 #define QB 32 /* query rows per task */
 
+
 typedef struct attn_ctx {
     const jn_cpu *c;
     float *out;
@@ -279,6 +280,95 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
 }
 #endif
 
+#ifdef JN_X86
+/* Decode (one query per sequence), heads h0 .. h0+G-1 of sequence s, keys in the outer loop.
+ * Why: consecutive keys of one head are a cache row apart (n_head·d_head elements, 4-8 KB: a
+ * page), so a head-by-head sweep reads 256-512 bytes per page and, with many sequences (whose
+ * caches do not stay in L2/L3), ran at half the memory bandwidth; walking the keys once for all G
+ * heads reads each row's G·d contiguous values in order. Same arithmetic as the per-head path,
+ * value for value: each score is the matmul micro-kernel's 8-lane FMA chain over d plus
+ * jn_hsum8, the softmax is softmax_row_avx2, and each output column is the fma chain over j of
+ * pv1/pv_avx2 (accumulated in L1 instead of registers), so a decode row keeps its prefill row's
+ * bits. S: [G][nk] scores; acc: [G·d] accumulators. */
+JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0, int G, float *S, float *acc) {
+    const int d = t->d_head, nk = t->n_kv, w = G * d;
+    const size_t es = vt == 0 ? 4 : 2, rs = (size_t)t->ldkv * es; /* element bytes, row stride */
+    const float *q = t->q + (size_t)s * t->n_q * (size_t)t->ldq + (size_t)h0 * d;
+    float *o = t->out + (size_t)s * t->n_q * (size_t)t->ldo + (size_t)h0 * d;
+    const size_t off = ((size_t)s * t->seq_stride + (size_t)h0 * d) * es;
+    const char *kb = (const char *)t->k + off, *vb = (const char *)t->v + off;
+    if (nk <= 0) {
+        memset(o, 0, (size_t)w * sizeof(float));
+        return;
+    }
+    for (int j = 0; j < nk; j++) {
+        const char *row = kb + (size_t)j * rs;
+        for (int g = 0; g < G; g++) {
+            __m256 a = _mm256_setzero_ps();
+            for (int c = 0; c < d; c += 8)
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * d + c), vload8(vt, row, (size_t)(g * d + c)), a);
+            S[(size_t)g * nk + j] = jn_hsum8(a);
+        }
+    }
+    float sums[64];
+    for (int g = 0; g < G; g++) sums[g] = softmax_row_avx2(S + (size_t)g * nk, nk, nk, t->scale);
+    for (int c = 0; c < w; c += 8) _mm256_storeu_ps(acc + c, _mm256_setzero_ps());
+    for (int j = 0; j < nk; j++) {
+        const char *row = vb + (size_t)j * rs;
+        for (int g = 0; g < G; g++) {
+            const __m256 p = _mm256_broadcast_ss(S + (size_t)g * nk + j);
+            float *ag = acc + g * d;
+            for (int c = 0; c < d; c += 8)
+                _mm256_storeu_ps(ag + c, _mm256_fmadd_ps(p, vload8(vt, row, (size_t)(g * d + c)), _mm256_loadu_ps(ag + c)));
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        const __m256 sm = _mm256_set1_ps(sums[g]);
+        for (int c = 0; c < d; c += 8) _mm256_storeu_ps(o + g * d + c, _mm256_div_ps(_mm256_loadu_ps(acc + g * d + c), sm));
+    }
+}
+
+JN_AVX2_FN static void attn1_heads(const attn_ctx *t, int s, int h0, int G, float *S, float *acc) {
+    const int vt = t->kv_type == JN_F32 ? 0 : t->kv_type == JN_F16 ? 1 : 2;
+    if (vt == 0) attn1_heads_t(0, t, s, h0, G, S, acc);
+    else if (vt == 1) attn1_heads_t(1, t, s, h0, G, S, acc);
+    else attn1_heads_t(2, t, s, h0, G, S, acc);
+}
+#endif
+
+/* heads per decode task for the keys-outer kernel: the fewest groups that still give every
+ * thread two tasks; 0 when it does not apply (more than one query, fewer than 4 sequences, no
+ * AVX2, d_head not a multiple of 8, more than 64 heads in a group) */
+static int attn1_group(const jn_cpu *c, int n_seq, int n_q, int n_head, int d_head) {
+    /* with 1-3 sequences the per-head sweep is as fast (their caches stay in the last-level cache
+     * more often; measured with bench_ops --what attention) */
+    if (n_q != 1 || n_seq < 4 || !c->avx2 || d_head % 8 != 0) return 0;
+    int groups = (2 * c->nth + n_seq - 1) / n_seq;
+    if (groups > n_head) groups = n_head;
+    while (n_head % groups) groups++;
+    int G = n_head / groups;
+    return G <= 64 ? G : 0;
+}
+
+static void attn1_task(void *arg, int ith, int nth) {
+    attn_ctx *t = (attn_ctx *)arg;
+    (void)nth;
+#ifdef JN_X86
+    const int G = t->n_qblk; /* heads per task (set by jn_cpu_attention_kv) */
+    const long groups = t->n_head / G, n_tasks = (long)t->n_seq * groups;
+    float *S = (float *)t->c->tscratch[ith];                        /* [G, n_kv] */
+    float *acc = S + (size_t)G * (size_t)(t->n_kv > 0 ? t->n_kv : 1); /* [G·d] */
+    for (;;) {
+        long task = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (task >= n_tasks) break;
+        attn1_heads(t, (int)(task / groups), (int)(task % groups) * G, G, S, acc);
+    }
+#else
+    (void)ith;
+    (void)t;
+#endif
+}
+
 /* Whether tasks copy each head's K/V slices into f32 scratch first: many queries (L1 aliasing of
  * the strided rows), or a half cache on an instance without the AVX2 kernels that read it
  * directly (a few queries on AVX2 read f16/bf16 in registers: the cache streams at 2 bytes a value). */
@@ -389,6 +479,15 @@ void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void 
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
     const int pack = attn_packs(c, n_q, kv_type);
     if (!jn_cpu_reserve(c, ((size_t)QB * kv + (pack ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
+    const int G = attn1_group(c, n_seq, n_q, n_head, d_head);
+    if (G) { /* decode: keys outer, G heads per task */
+        if (!jn_cpu_reserve(c, ((size_t)G * kv + (size_t)G * d_head) * sizeof(float), 0)) return;
+        t.n_qblk = G;
+        long n_tasks = (long)n_seq * (n_head / G);
+        if (c->nth == 1 || n_tasks == 1) attn1_task(&t, 0, 1);
+        else jn_pool_run(c->pool, attn1_task, &t);
+        return;
+    }
     long n_tasks = (long)n_seq * n_head * t.n_qblk;
     if (c->nth == 1 || n_tasks == 1 || (double)n_tasks * n_q * n_kv * d_head < 32768.0) {
         attn_task(&t, 0, 1);
