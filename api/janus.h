@@ -309,6 +309,9 @@ int janus_ask_batch_n_live(const janus_ask_batch *b);
 /* JANUS_GEN_RUNNING / JANUS_GEN_DONE / JANUS_GEN_CANCELLED, -1 for an unknown id; *n_tokens: answer
  * tokens so far. */
 int janus_ask_batch_state(const janus_ask_batch *b, int id, int *n_tokens);
+/* Prompt tokens of a request (its image placeholders expanded to 576 image tokens each), until it
+ * is taken; -1 for an unknown id. */
+int janus_ask_batch_prompt_tokens(const janus_ask_batch *b, int id);
 int janus_ask_batch_cancel(janus_ask_batch *b, int id);
 /* Moves out a finished answer (malloc'ed text, special tokens skipped); the id is then forgotten.
  * finish_reason: "stop" (end of sentence or on_token asked to stop) or "length". */

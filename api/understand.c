@@ -721,6 +721,7 @@ int janus_ask(janus_model *m, const janus_ask_params *p, char **answer, janus_er
 
 typedef struct ask_request {
     int state; /* JANUS_GEN_RUNNING / DONE / CANCELLED; -1: entry unused */
+    int n_prompt; /* prompt tokens (image placeholders expanded), for usage counts */
     janus_text_seq seq;
 } ask_request;
 
@@ -786,6 +787,11 @@ int janus_ask_batch_state(const janus_ask_batch *b, int id, int *n_tokens) {
     if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return -1;
     if (n_tokens) *n_tokens = b->reqs[id].seq.n_answer;
     return b->reqs[id].state;
+}
+
+int janus_ask_batch_prompt_tokens(const janus_ask_batch *b, int id) {
+    if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return -1;
+    return b->reqs[id].n_prompt;
 }
 
 int janus_ask_batch_cancel(janus_ask_batch *b, int id) {
@@ -909,6 +915,7 @@ int janus_ask_batch_add(janus_ask_batch *b, const janus_ask_params *ps, int n, i
                 seq_free(&r->seq);
             } else {
                 r->state = JANUS_GEN_RUNNING;
+                r->n_prompt = (int)n_ids;
                 b->slot_owner[slot] = rid;
                 ids_out[i] = rid;
                 is_added[i] = 1;

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
-"""bench/make_random_checkpoint.py — writes a full-size, random-weight Janus-Pro-1B download for
-benchmarking `janus convert` (no internet needed, no real weights).
+"""bench/make_random_checkpoint.py — writes a full-size, random-weight Janus-Pro-1B (or -7B) download
+for benchmarking (no internet needed, no real weights).
 
-Usage: /usr/bin/python3 bench/make_random_checkpoint.py OUT_DIR [--seed N] [--safetensors]
+Usage: /usr/bin/python3 bench/make_random_checkpoint.py OUT_DIR [--size 1b|7b] [--seed N] [--safetensors]
+
+--size 7b: the 7B language model (hidden 4096, 30 layers, 32 heads, intermediate 11008; janus-spec.md
+§1.2) with the same vision, VQ and head modules sized to it: 936 tensors, 14,840,868,118 bytes as the
+official 7B download (§1.1).
 
 --safetensors writes model.safetensors instead of pytorch_model.bin with plain Python (no torch,
 no numpy): each tensor is a window of a 1M-value random pool (same distributions), which costs
@@ -30,7 +34,10 @@ What it writes (layout of deepseek-ai/Janus-Pro-1B, janus-spec.md §1.1-1.3):
 """
 import argparse, collections, gzip, json, os, random, struct, sys
 
-H, L, NH, I, V = 2048, 24, 16, 5632, 102400
+H, L, NH, I, V = 2048, 24, 16, 5632, 102400  # 1B; set_size("7b") rebinds them
+# per size: LM shape, and the key count and tensor bytes of the official download (janus-spec.md §1.1, §1.3)
+SIZES = {"1b": dict(H=2048, L=24, NH=16, I=5632, keys=882, nbytes=4178595094),
+         "7b": dict(H=4096, L=30, NH=32, I=11008, keys=936, nbytes=14840868118)}
 W, VL, F, P, IMG = 1024, 24, 4096, 16, 384
 CB, CD, CH, Z, MULT, NRES = 16384, 8, 128, 256, [1, 1, 2, 2, 4], 2
 
@@ -66,6 +73,19 @@ SPECIAL_MAP = {"additional_special_tokens": EXTRA, "bos_token": BOS, "eos_token"
 TOK_CONFIG = {"bos_token": BOS, "clean_up_tokenization_spaces": False, "eos_token": EOS,
               "model_max_length": 16384, "pad_token": None, "tokenizer_class": "LlamaTokenizer",
               "unk_token": None, "use_default_system_prompt": True}
+
+
+def set_size(name):
+    """Rebinds the LM shape globals and the config's LM-sized fields to the given model size."""
+    global H, L, NH, I
+    z = SIZES[name]
+    H, L, NH, I = z["H"], z["L"], z["NH"], z["I"]
+    CONFIG["aligner_config"]["params"]["n_embed"] = H
+    CONFIG["gen_aligner_config"]["params"]["n_embed"] = H
+    CONFIG["gen_head_config"]["params"].update(image_token_embed=H, n_embed=H)
+    CONFIG["language_config"].update(hidden_size=H, intermediate_size=I, num_attention_heads=NH,
+                                     num_hidden_layers=L, num_key_value_heads=NH)
+    return z
 
 
 def tensors():
@@ -179,14 +199,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out_dir")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", choices=sorted(SIZES), default="1b")
     ap.add_argument("--safetensors", action="store_true", help="write model.safetensors without torch")
     a = ap.parse_args()
     repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(a.out_dir, exist_ok=True)
+    size = set_size(a.size)
     t = tensors()
     nbytes = sum(2 * numel(s) for _, s in t)
-    assert len(t) == 882, len(t)
-    assert nbytes == 4178595094, nbytes  # janus-spec.md §1.1
+    assert len(t) == size["keys"], len(t)
+    assert nbytes == size["nbytes"], nbytes  # janus-spec.md §1.1
     print(f"{len(t)} tensors, {nbytes} bytes", file=sys.stderr)
     if a.safetensors:
         write_safetensors(os.path.join(a.out_dir, "model.safetensors"), t, a.seed)

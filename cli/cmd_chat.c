@@ -1,7 +1,8 @@
 /* cli/cmd_chat.c — `janus chat -m MODEL [--image IMG]...`: an interactive conversation about
  * images. The model loads once; the conversation lives in one session (janus_chat_*), so every
  * image is encoded once and each turn prefills only its own tokens. Lines come from the terminal
- * (with the terminal's own line editing) or from a pipe, which makes it scriptable: the first
+ * (line editing and history through libedit when built with it, else the terminal's own cooked
+ * mode) or from a pipe, which makes it scriptable: the first
  * answer after "/image X" and a question is `janus ask --image X question`'s answer.
  * Answers stream to stdout; prompts, command replies and timings go to stderr. */
 #define _POSIX_C_SOURCE 200809L
@@ -13,6 +14,10 @@
 
 #include "cli.h"
 
+#ifdef JANUS_HAVE_LIBEDIT
+#include <editline/readline.h>
+#endif
+
 static void help(FILE *f) {
     fprintf(f,
             "usage: janus chat -m MODEL.gguf [--image IMG]... [options]\n\n"
@@ -23,7 +28,12 @@ static void help(FILE *f) {
             "  /save FILE     write the transcript as JSON\n"
             "  /quit          leave (end of input, Ctrl-D, does the same)\n"
             "  /help          this list\n"
-            "Input from a pipe works the same, one line per question or command.\n\n"
+            "Input from a pipe works the same, one line per question or command.\n"
+#ifdef JANUS_HAVE_LIBEDIT
+            "On a terminal: line editing and history (libedit): arrows, Ctrl-A/E, Ctrl-R search.\n\n"
+#else
+            "On a terminal: plain line input (this janus was built without libedit).\n\n"
+#endif
             "  -m, --model FILE      converted model (janus convert)\n"
             "  -i, --image FILE      attach an image to the first question; repeatable\n"
             "  -n, --max-tokens N    answer length limit [512]\n"
@@ -90,6 +100,21 @@ static char *read_line(FILE *in) {
     return buf;
 }
 
+/* One line from the terminal with line editing and history (libedit: arrows, Ctrl-A/E/W/R,
+ * history of this session's lines); the prompt goes to stderr so stdout keeps only answers.
+ * Without libedit: the prompt, then a plain line. NULL at end of input. */
+static char *read_line_tty(const char *prompt, int show_prompt) {
+#ifdef JANUS_HAVE_LIBEDIT
+    rl_outstream = stderr;
+    char *l = readline(show_prompt ? prompt : "");
+    if (l && *l) add_history(l);
+    return l;
+#else
+    if (show_prompt) fputs(prompt, stderr);
+    return read_line(stdin);
+#endif
+}
+
 static const char *skip_space(const char *s) {
     while (*s == ' ' || *s == '\t') s++;
     return s;
@@ -144,8 +169,8 @@ int cmd_chat(int argc, char **argv) {
     if (tty && !c.quiet && !rc) fprintf(stderr, "Type a question, /image PATH to add an image, /help for commands.\n");
     int failures = 0;
     while (!rc) {
-        if (tty && !c.quiet) fputs(pending_images ? "> [image] " : "> ", stderr);
-        char *line = read_line(stdin);
+        const char *prompt = pending_images ? "> [image] " : "> ";
+        char *line = tty ? read_line_tty(prompt, !c.quiet) : read_line(stdin);
         if (!line) break;
         const char *l = skip_space(line);
         if (!*l) { free(line); continue; }

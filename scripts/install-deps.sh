@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS="build-essential cmake pkg-config clang libpng-dev libjpeg62-turbo-dev libonig-dev libutf8proc-dev zlib1g-dev \
-      libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libmicrohttpd-dev curl"
+      libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libmicrohttpd-dev libedit-dev curl"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # node + npm only for the optional GGUF interoperability test; keep an existing (non-Debian) install

@@ -137,6 +137,7 @@ static void chat_collect(chat_worker *w) {
         srv_job *j = w->running[i];
         int id = j->batch_id, n_tok = 0;
         int st = janus_ask_batch_state(w->b, id, &n_tok);
+        if (st >= 0 && j->prompt_tokens == 0) j->prompt_tokens = janus_ask_batch_prompt_tokens(w->b, id);
         if (st == JANUS_GEN_RUNNING && j->cancel) {
             janus_ask_batch_cancel(w->b, id);
             st = janus_ask_batch_state(w->b, id, &n_tok);

@@ -68,6 +68,45 @@ ok = len(lines) == 1 and o["answer"] == sys.argv[2] and o["tokens"] >= 1 and o["
 sys.exit(0 if ok else 1)
 PY
 
+# --- on a terminal (a pty): history recall with the up arrow (libedit builds only)
+if "$J" chat --help | grep -q "history (libedit)"; then
+  expect "chat on a terminal: the up arrow recalls the last question" python3 - "$J" "$M" "$I" "$TMP/tty.json" <<'PY'
+import json, os, pty, select, sys, time
+j, model, img, save = sys.argv[1:5]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(j, [j, "chat", "-m", model, "-n", "4", "--image", img])
+buf = b""
+def until(pat, timeout=60):
+    global buf
+    end = time.time() + timeout
+    while pat not in buf:
+        r, _, _ = select.select([fd], [], [], max(0.0, end - time.time()))
+        if not r:
+            raise SystemExit("timeout waiting for %r; got %r" % (pat, buf[-300:]))
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            raise SystemExit("chat exited; got %r" % buf[-300:])
+        buf += chunk
+    buf = buf[buf.index(pat) + len(pat):]
+until(b"> [image] ")
+os.write(fd, b"What is this?\r")
+until(b"\n> ")
+os.write(fd, b"\x1b[A\r")  # up arrow: the same question again, from the history
+until(b"\n> ")
+os.write(fd, ("/save %s\r" % save).encode())
+until(b"> ")
+os.write(fd, b"/quit\r")
+os.waitpid(pid, 0)
+t = json.load(open(save))
+users = [x["user"] for x in t["turns"]]
+sys.exit(0 if len(users) == 2 and all("What is this?" in u for u in users) else 1)
+PY
+else
+  echo "skip: janus chat built without libedit (no line editing to test)"
+fi
+
 # --- failures: images before the model, nothing on stdout
 check "bad image fails before the model loads" 3 "$J" ask -m "$TMP/no-such-model.gguf" --image "$TMP/missing.png" "q"
 expect "the message names the image" grep -q "missing.png" "$TMP/err.txt"

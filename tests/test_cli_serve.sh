@@ -68,6 +68,10 @@ cmp -s "$TMP/ask.txt" "$TMP/chat.txt" && echo "ok: chat [image, text] equals jan
   { echo "FAIL: chat differs from janus ask"; od -c "$TMP/ask.txt" | head -3; od -c "$TMP/chat.txt" | head -3; fails=$((fails + 1)); }
 [ "$(json "$TMP/chat.json" "d['usage']['completion_tokens']")" = 12 ] && [ "$(json "$TMP/chat.json" "d['choices'][0]['finish_reason']")" = length ] &&
   echo "ok: usage and finish_reason" || { echo "FAIL: usage/finish_reason"; fails=$((fails + 1)); }
+ask_prompt=$("$J" ask -m "$M" --image "$IMG" -n 12 --json "What is this?" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['prompt_tokens'])")
+[ -n "$ask_prompt" ] && [ "$(json "$TMP/chat.json" "d['usage']['prompt_tokens']")" = "$ask_prompt" ] &&
+  [ "$(json "$TMP/chat.json" "d['usage']['total_tokens']")" = $((ask_prompt + 12)) ] &&
+  echo "ok: usage.prompt_tokens ($ask_prompt) equals janus ask's prompt" || { echo "FAIL: usage.prompt_tokens"; fails=$((fails + 1)); }
 # a local path under --allow-dir gives the same answer
 python3 -c "import json,sys; json.dump({'messages':[{'role':'user','content':[{'type':'image_url','image_url':{'url':'file://'+sys.argv[1]}},{'type':'text','text':'What is this?'}]}],'max_tokens':12}, open(sys.argv[2],'w'))" "$IMG" "$TMP/local.body"
 req chat-local 200 "${C[@]}" --data-binary @"$TMP/local.body" "$U/v1/chat/completions" &&

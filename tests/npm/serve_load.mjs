@@ -4,7 +4,7 @@
 // deadline, and each has a timeout. Plain fetch, no client library.
 // usage: node serve_load.mjs --url URL [--key KEY] --pid PID --image IMG.png|none [--clients 16]
 //        [--seconds 30] [--mix both|chat|images] [--images-every 2] [--max-tokens 16]
-//        [--rss-growth-mb 64] [--json OUT.json]
+//        [--rss-growth-mb 64] [--timeout-s 300] [--json OUT.json]
 // Exit 1 on any failed request, a /health miss (non-200 or slower than 2 s), or RSS growth past
 // the bound (measured from the sample after the warm-up, i.e. the first 2 requests per client).
 import { readFileSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ const url = args.url, key = args.key || "", pid = args.pid;
 const clients = +(args.clients || 16), seconds = +(args.seconds || 30), imagesEvery = +(args["images-every"] || 2);
 const mix = args.mix || "both";
 const maxTokens = +(args["max-tokens"] || 16), rssBoundMb = +(args["rss-growth-mb"] || 64);
+const timeoutMs = 1000 * +(args["timeout-s"] || 300); // per request
 // --image none: text-only questions
 const image = args.image === "none" ? null : "data:image/png;base64," + readFileSync(args.image).toString("base64");
 const headers = { "Content-Type": "application/json", ...(key ? { Authorization: "Bearer " + key } : {}) };
@@ -30,7 +31,7 @@ async function one(kind, i) {
   const start = Date.now();
   try {
     const r = await fetch(url + (kind === "chat" ? "/v1/chat/completions" : "/v1/images/generations"),
-                          { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(300000) });
+                          { method: "POST", headers, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     const j = await r.json();
     const ok = r.status === 200 && (kind === "chat" ? typeof j.choices[0].message.content === "string" : j.data.length === 1 && j.data[0].b64_json.length > 1000);
     if (!ok) throw new Error("HTTP " + r.status + " " + JSON.stringify(j).slice(0, 200));
