@@ -24,6 +24,19 @@ int janus_image_load(const char *path, double at_seconds, janus_image *out, janu
     return JANUS_OK;
 }
 
+int janus_image_load_memory(const void *data, size_t len, const char *what, janus_image *out, janus_error *err) {
+    if (!out) return jn_fail(IMG_ERR(err), JN_ERR_USAGE, "janus_image_load_memory: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!data && len) return jn_fail(IMG_ERR(err), JN_ERR_USAGE, "janus_image_load_memory: data is NULL");
+    jn_rgb_image img;
+    jn_status st = jn_image_decode_memory((const uint8_t *)data, len, what ? what : "image data", &img, IMG_ERR(err));
+    if (st) return st;
+    out->width = img.w;
+    out->height = img.h;
+    out->rgb = img.rgb;
+    return JANUS_OK;
+}
+
 /* Case-insensitive "does path end with ext". */
 static int ends_with(const char *path, const char *ext) {
     size_t n = strlen(path), m = strlen(ext);

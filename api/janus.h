@@ -122,6 +122,10 @@ typedef struct janus_image {
 /* Decodes any supported file (PNG, JPEG, and whatever FFmpeg reads; for videos the frame at
  * at_seconds, < 0 for the first) to RGB exactly as PIL's Image.open(f).convert("RGB"). */
 int janus_image_load(const char *path, double at_seconds, janus_image *out, janus_error *err);
+/* The same from bytes in memory (an upload, a database blob): PNG and JPEG, decoded exactly as
+ * janus_image_load decodes them; other formats give JANUS_ERR_FORMAT (write them to a file for
+ * janus_image_load). what names the data in messages (NULL: "image data"). */
+int janus_image_load_memory(const void *data, size_t len, const char *what, janus_image *out, janus_error *err);
 /* Writes PNG or JPEG by extension (.png / .jpg / .jpeg). PNG gets tEXt/iTXt chunks from n_kv
  * key/value pairs: text_kv holds 2*n_kv strings (key0, value0, key1, value1, ...); JPEG gets the
  * value of the key "parameters" (if present) as a COM segment. Writes a

@@ -476,8 +476,8 @@ static const char *safe_host(struct MHD_Connection *c) {
     return host;
 }
 
-/* Decodes the uploads of a chat request into RGB images (image bytes go through a temp file:
- * the library decodes files). */
+/* Decodes the images of a chat request into RGB: uploads from memory (janus_image_load_memory),
+ * local paths under --allow-dir from their files. */
 static int load_chat_images(srv_http *h, srv_chat_req *r, janus_image **out, srv_error *err) {
     janus_image *imgs = calloc((size_t)(r->n_images ? r->n_images : 1), sizeof *imgs);
     if (!imgs) return srv_fail(err, 500, "server_error", "out_of_memory", "", "out of memory");
@@ -485,7 +485,6 @@ static int load_chat_images(srv_http *h, srv_chat_req *r, janus_image **out, srv
     for (int i = 0; i < r->n_images; i++) {
         srv_image_ref *ref = &r->images[i];
         janus_error je = {0};
-        char path[4200];
         if (ref->path) {
             char real[PATH_MAX], root[PATH_MAX];
             if (!h->cfg->allow_dir) {
@@ -501,22 +500,9 @@ static int load_chat_images(srv_http *h, srv_chat_req *r, janus_image **out, srv
             }
             rc = janus_image_load(real, -1, &imgs[i], &je);
         } else {
-            snprintf(path, sizeof path, "%s/upload-XXXXXX", h->e->tmp_dir);
-            int fd = mkstemp(path);
-            if (fd < 0) {
-                rc = srv_fail(err, 500, "server_error", NULL, "", "cannot create a temporary file: %s", strerror(errno));
-                goto fail;
-            }
-            size_t done = 0;
-            while (done < ref->len) {
-                ssize_t w = write(fd, ref->bytes + done, ref->len - done);
-                if (w <= 0) break;
-                done += (size_t)w;
-            }
-            close(fd);
-            rc = done == ref->len ? janus_image_load(path, -1, &imgs[i], &je) : -1;
-            if (done != ref->len) snprintf(je.msg, sizeof je.msg, "cannot write a temporary file");
-            unlink(path);
+            /* uploads are PNG or JPEG (checked by their bytes when the request was parsed): decoded
+             * from memory, never written to disk */
+            rc = janus_image_load_memory(ref->bytes, ref->len, "the uploaded image", &imgs[i], &je);
             free(ref->bytes); /* decoded: the bytes are not needed any more */
             ref->bytes = NULL;
         }
