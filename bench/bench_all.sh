@@ -18,7 +18,10 @@
 #          GGUFs that bench/export_llama_gguf.py writes from the janus GGUFs (same weight bytes:
 #          the text head, and the 16384-row image head). This repository never builds or
 #          downloads llama.cpp; its commit is recorded when LLAMA_BIN is a git checkout.
-#        PyTorch rows are added when python3 can import torch (bench/torch/*.py).
+#        PyTorch rows are added when python3 can import torch (bench/torch/*.py; Debian:
+#          apt-get install python3-torch libopenblas0-pthread, so that libblas.so.3 is OpenBLAS).
+#        BENCH_7B=1 also makes a full-size random 7B (make_random_checkpoint.py --size 7b: 15 GB,
+#          then 5.3 GB as q4_0) and times it (32 steps extrapolated, text, peak RSS).
 # The machine may be shared: each figure is one run; run twice and compare to see the noise.
 set -eu
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -55,6 +58,16 @@ for t in q4_0 q8_0; do
   done
   JANUS_CPU_ISA=avx512 "$JANUS" bench -t 1 --steps 48 -m "$m" -n 1 --only gen 2>/dev/null | grep '^{' > "$tmp/$t.t1.json" || true
 done
+
+if [ "${BENCH_7B:-0}" = 1 ]; then
+  ck7="$work/janus-pro-7b-random" m7="$work/janus-pro-7b-random.q4_0.gguf"
+  if [ ! -s "$m7" ]; then
+    [ -s "$ck7/model.safetensors" ] || "$PYTHON" "$here/make_random_checkpoint.py" "$ck7" --size 7b --safetensors >&2
+    "$JANUS" convert "$ck7" -o "$m7" --type q4_0 >/dev/null
+  fi
+  echo "janus bench 7B q4_0 ..." >&2
+  jb -m "$m7" -n 1 --steps 32 --prefill 600 --decode 16 > "$tmp/7b.json" || true
+fi
 
 # llama.cpp on the same shapes: text prefill (600 tokens) and decode after that prompt (1 row),
 # the CFG step loop as 2 (n = 1), 8 (n = 4) and 32 (n = 16) sequences after a 40-token prompt
@@ -165,6 +178,11 @@ r16 = j("q4_0.n16.json")
 if r16:
     print(f"\nn=16 q4_0 ({steps16} steps timed, extrapolated to 576): {r16['gen_image_s']:.1f} s per image without VQ, "
           f"prefill {r16['gen_prefill_s']:.2f} s, peak RSS {r16['peak_rss_mib']:.0f} MiB")
+r7 = j("7b.json")
+if r7:
+    print(f"\n7B q4_0 (full-size random): {r7['gen_step_s'] * 1e3:.1f} ms per CFG step (32 steps timed), "
+          f"{r7['gen_image_s']:.0f} s per image with VQ, prefill {r7['prefill_tok_per_s']:.1f} tok/s, "
+          f"decode {r7['decode_tok_per_s']:.2f} tok/s, SigLIP {r7['vision_s']:.2f} s, peak RSS {r7['peak_rss_mib']:.0f} MiB")
 print("\n| step loop n=1 per forced path, ms per step (48 steps) | q4_0 | q8_0 |\n|---|---|---|")
 for isa in ("avx512", "avx2", "scalar", "t1"):
     label = "AVX-512, 1 thread" if isa == "t1" else f"JANUS_CPU_ISA={isa}" + (" (4 steps)" if isa == "scalar" else "")
