@@ -178,29 +178,32 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
         jn_fail(err, JN_ERR_USAGE, "KV cache size overflows (n_seq %d x n_ctx %d)", n_seq_max, n_ctx);
         return NULL;
     }
-    struct {
-        void **p;
-        size_t nbytes;
-        const char *what;
-    } bufs[JN_LM_N_BUFFERS] = {
-        {(void **)&s->k_cache, sizes[0], "K cache"},  {(void **)&s->v_cache, sizes[1], "V cache"},
-        {(void **)&s->cur, sizes[2], "activations"},  {(void **)&s->xn, sizes[3], "activations"},
-        {(void **)&s->q, sizes[4], "activations"},    {(void **)&s->k, sizes[5], "activations"},
-        {(void **)&s->v, sizes[6], "activations"},    {(void **)&s->att, sizes[7], "activations"},
-        {(void **)&s->tmp, sizes[8], "activations"},  {(void **)&s->gate, sizes[9], "activations"},
-        {(void **)&s->up, sizes[10], "activations"},
-    };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        *bufs[i].p = be->alloc(be, bufs[i].nbytes);
-        if (!*bufs[i].p) {
+    /* in lm_buffer_sizes' order: K cache, V cache, then the activations */
+    void *mem[JN_LM_N_BUFFERS] = {0};
+    for (int i = 0; i < JN_LM_N_BUFFERS; i++) {
+        mem[i] = be->alloc(be, sizes[i]);
+        if (!mem[i]) {
+            for (int j = 0; j < i; j++) be->free(be, mem[j]);
             jn_lm_session_free(s);
             jn_fail(err, JN_ERR_NOMEM,
                     "out of %s memory allocating the LM %s (%.1f MiB; n_seq %d, n_ctx %d, n_tok_max %d)", be->name,
-                    bufs[i].what, (double)bufs[i].nbytes / (1024.0 * 1024.0), n_seq_max, n_ctx, n_tok_max);
+                    i == 0 ? "K cache" : i == 1 ? "V cache" : "activations", (double)sizes[i] / (1024.0 * 1024.0),
+                    n_seq_max, n_ctx, n_tok_max);
             return NULL;
         }
-        s->nbytes += bufs[i].nbytes;
+        s->nbytes += sizes[i];
     }
+    s->k_cache = mem[0];
+    s->v_cache = mem[1];
+    s->cur = mem[2];
+    s->xn = mem[3];
+    s->q = mem[4];
+    s->k = mem[5];
+    s->v = mem[6];
+    s->att = mem[7];
+    s->tmp = mem[8];
+    s->gate = mem[9];
+    s->up = mem[10];
     return s;
 }
 
