@@ -524,6 +524,17 @@ fail:
     return rc;
 }
 
+/* A non-streamed request waits here (counted busy until its answer is sent, see on_completed) for
+ * its job to end. 1 when the client left first: the job is released and the caller answers 499
+ * anyway (the connection just closes). */
+static int wait_answer(srv_http *h, struct MHD_Connection *c, conn_ctx *ctx, srv_job *j) {
+    busy_add(h->e, 1);
+    ctx->busy = 1;
+    if (!wait_job(h->e, c, j)) return 0;
+    srv_job_release(h->e, j);
+    return 1;
+}
+
 static enum MHD_Result route_chat(srv_http *h, struct MHD_Connection *c, conn_ctx *ctx) {
     srv_error err = {0};
     srv_chat_req req;
@@ -552,12 +563,8 @@ static enum MHD_Result route_chat(srv_http *h, struct MHD_Connection *c, conn_ct
         return send_error(h, c, ctx, &err);
     }
     if (j->chat.stream) return start_stream(h, c, ctx, j);
-    busy_add(h->e, 1);
-    ctx->busy = 1; /* until the answer has been sent (on_completed) */
-    if (wait_job(h->e, c, j)) { /* the client left: answer anyway, the connection just closes */
-        srv_job_release(h->e, j);
-        return fail(h, c, ctx, 499, "invalid_request_error", "client_closed", "the client closed the connection");
-    }
+    if (wait_answer(h, c, ctx, j)) return fail(h, c, ctx, 499, "invalid_request_error", "client_closed",
+                                               "the client closed the connection");
     enum MHD_Result ok;
     if (j->state == JOB_DONE) {
         jn_buf b = {0};
@@ -604,12 +611,8 @@ static enum MHD_Result route_images(srv_http *h, struct MHD_Connection *c, conn_
         return queue(h, c, ctx, 202, r);
     }
     if (j->gen.stream) return start_stream(h, c, ctx, j);
-    busy_add(h->e, 1);
-    ctx->busy = 1; /* until the answer has been sent (on_completed) */
-    if (wait_job(h->e, c, j)) { /* the client left: answer anyway, the connection just closes */
-        srv_job_release(h->e, j);
-        return fail(h, c, ctx, 499, "invalid_request_error", "client_closed", "the client closed the connection");
-    }
+    if (wait_answer(h, c, ctx, j)) return fail(h, c, ctx, 499, "invalid_request_error", "client_closed",
+                                               "the client closed the connection");
     if (j->state == JOB_DONE) {
         jn_buf b = {0};
         write_images_result(&b, h->e, j, host);

@@ -38,6 +38,7 @@ typedef struct attn_ctx {
     size_t seq_stride;
     float scale;
     int n_qblk;
+    int heads_per_task; /* keys-outer decode (attn1_task): heads of one sequence per task */
     atomic_long next; /* next task to take */
 } attn_ctx;
 
@@ -354,7 +355,7 @@ static void attn1_task(void *arg, int ith, int nth) {
     attn_ctx *t = (attn_ctx *)arg;
     (void)nth;
 #ifdef JN_X86
-    const int G = t->n_qblk; /* heads per task (set by jn_cpu_attention_kv) */
+    const int G = t->heads_per_task;
     const long groups = t->n_head / G, n_tasks = (long)t->n_seq * groups;
     float *S = (float *)t->c->tscratch[ith];                        /* [G, n_kv] */
     float *acc = S + (size_t)G * (size_t)(t->n_kv > 0 ? t->n_kv : 1); /* [G·d] */
@@ -473,8 +474,8 @@ void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void 
                          int ldo, int causal, float scale) {
     jn_cpu *c = (jn_cpu *)be->impl;
     if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
-    attn_ctx t = {c,      out,        q,   k,          v,      kv_type, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv,
-                  ldo,    causal,     seq_stride,      scale,  (n_q + QB - 1) / QB, 0};
+    attn_ctx t = {c,      out,    q,          k,     v,     kv_type, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv,
+                  ldo,    causal, seq_stride, scale, (n_q + QB - 1) / QB, 0, 0};
     atomic_init(&t.next, 0);
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
     const int pack = attn_packs(c, n_q, kv_type);
@@ -482,7 +483,7 @@ void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void 
     const int G = attn1_group(c, n_seq, n_q, n_head, d_head);
     if (G) { /* decode: keys outer, G heads per task */
         if (!jn_cpu_reserve(c, ((size_t)G * kv + (size_t)G * d_head) * sizeof(float), 0)) return;
-        t.n_qblk = G;
+        t.heads_per_task = G;
         long n_tasks = (long)n_seq * (n_head / G);
         if (c->nth == 1 || n_tasks == 1) attn1_task(&t, 0, 1);
         else jn_pool_run(c->pool, attn1_task, &t);

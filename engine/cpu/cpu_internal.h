@@ -100,7 +100,7 @@ void jn_cpu_matmul_packed(jn_cpu *c, float *y, const float *x, const jn_cpu_pack
 void jn_cpu_mm_f32(const jn_cpu *c, float *y, size_t ldy, const float *x, size_t ldx, int M, const float *w,
                    size_t ldw, int N, int K, const float *bias);
 /* The same with W rows of f16 or bf16 (t) read directly, ldw in elements, no bias: bit-identical
- * to jn_cpu_mm_f32 on the converted rows. */
+ * to jn_cpu_mm_f32 on the converted rows. AVX2 instances only (c->avx2). */
 void jn_cpu_mm_half(const jn_cpu *c, jn_dtype t, float *y, size_t ldy, const float *x, size_t ldx, int M,
                     const void *w, size_t ldw, int N, int K);
 /* Quantizes rows x[m*ldx, :K] (K % 32 == 0) into q[m*(K/32) + b]. */

@@ -315,22 +315,14 @@ void jn_cpu_mm_f32(const jn_cpu *c, float *y, size_t ldy, const float *x, size_t
 
 void jn_cpu_mm_half(const jn_cpu *c, jn_dtype t, float *y, size_t ldy, const float *x, size_t ldx, int M,
                     const void *w, size_t ldw, int N, int K) {
+    /* only AVX2 instances read half rows directly (scalar attention converts them while packing) */
+    JN_ASSERT(c->avx2);
 #ifdef JN_X86
-    if (c->avx2) {
-        if (t == JN_F16) mm_f16_avx2(y, ldy, x, ldx, M, w, ldw, N, K, NULL);
-        else mm_bf16_avx2(y, ldy, x, ldx, M, w, ldw, N, K, NULL);
-        return;
-    }
+    if (t == JN_F16) mm_f16_avx2(y, ldy, x, ldx, M, w, ldw, N, K, NULL);
+    else mm_bf16_avx2(y, ldy, x, ldx, M, w, ldw, N, K, NULL);
+#else
+    (void)t, (void)y, (void)ldy, (void)x, (void)ldx, (void)M, (void)w, (void)ldw, (void)N, (void)K;
 #endif
-    /* scalar: mm_f32_scalar's order on the converted values */
-    for (int m = 0; m < M; m++)
-        for (int n = 0; n < N; n++) {
-            const float *xr = x + (size_t)m * ldx;
-            const uint16_t *wr = (const uint16_t *)w + (size_t)n * ldw;
-            float acc = 0.0f;
-            for (int k = 0; k < K; k++) acc += xr[k] * (t == JN_F16 ? jn_f16_to_f32(wr[k]) : jn_bf16_to_f32(wr[k]));
-            y[(size_t)m * ldy + n] = acc;
-        }
 }
 
 void jn_cpu_quantize_q8x(const jn_cpu *c, const float *x, size_t ldx, int M, int K, jn_q8x *q) {
