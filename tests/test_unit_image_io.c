@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <jpeglib.h>
@@ -232,6 +233,62 @@ static void test_png_variants(void) {
     printf("png variants: %d/%d exact\n", n_ok, n);
 }
 
+/* A large interlaced 16-bit RGBA PNG: decoding must cost the RGB image, not also a whole raw image
+ * at 8 bytes per pixel (the fuzzer's out-of-memory finding: a few-KB file declaring 178M pixels). */
+static void test_png_interlaced_memory(void) {
+    const int w = 4096, h = 4096;
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_tmp("imgio_png_big_interlaced.png"));
+    FILE *f = fopen(path, "wb");
+    png_structp png = f ? png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL) : NULL;
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *row = calloc((size_t)w, 8);
+    TU_CHECK(f && png && info && row, "could not start writing %s", path);
+    if (!f || !png || !info || !row) return;
+    if (setjmp(png_jmpbuf(png))) {
+        TU_CHECK(0, "libpng failed writing %s", path);
+        return;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, w, h, 16, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_ADAM7, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int p = png_set_interlace_handling(png); p > 0; p--)
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) row[8 * x] = (uint8_t)(x + 3 * y); /* red high byte */
+            png_write_row(png, row);
+        }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+    free(row);
+
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    jn_rgb_image img = {0};
+    jn_error err = {0};
+    jn_status st = jn_image_decode_file(path, -1, &img, &err);
+    getrusage(RUSAGE_SELF, &after);
+    TU_CHECK(st == JN_OK, "big interlaced PNG: %s", err.msg);
+    if (st == JN_OK) {
+        int pixels_ok = 1;
+        for (int y = 0; y < h && pixels_ok; y += 97)
+            for (int x = 0; x < w; x += 89)
+                if (img.rgb[((size_t)y * w + x) * 3] != (uint8_t)(x + 3 * y) || img.rgb[((size_t)y * w + x) * 3 + 1])
+                    pixels_ok = 0;
+        TU_CHECK(pixels_ok, "big interlaced PNG: pixels differ from what was written");
+    }
+    /* peak growth (KiB): the 48 MiB RGB image plus rows and libpng's state; a whole raw image would
+     * add 128 MiB */
+    long grown_mib = (after.ru_maxrss - before.ru_maxrss) / 1024;
+    long rgb_mib = (long)((size_t)w * h * 3 >> 20);
+    TU_CHECK(grown_mib < rgb_mib + 40, "big interlaced PNG: peak RSS grew %ld MiB for a %ld MiB image", grown_mib,
+             rgb_mib);
+    printf("png interlaced 4096x4096x16-bit RGBA: peak RSS +%ld MiB (RGB image %ld MiB)\n", grown_mib, rgb_mib);
+    jn_rgb_image_free(&img);
+    remove(path);
+}
+
 /* ---------------------------------------------------------------- PNG write + text, no-overwrite */
 
 static int dir_has_temp(const char *dir) {
@@ -326,7 +383,8 @@ static long file_size(const char *path) {
 }
 
 /* Writes a JPEG with libjpeg directly (components 1 or 4=CMYK with Adobe marker). */
-static int write_jpeg_raw(const char *path, const uint8_t *px, int w, int h, int comps, J_COLOR_SPACE cs) {
+static int write_jpeg_raw(const char *path, const uint8_t *px, int w, int h, int comps, J_COLOR_SPACE cs,
+                          int progressive) {
     struct jpeg_compress_struct ci;
     struct jpeg_error_mgr je;
     FILE *f = fopen(path, "wb");
@@ -340,6 +398,7 @@ static int write_jpeg_raw(const char *path, const uint8_t *px, int w, int h, int
     ci.in_color_space = cs;
     jpeg_set_defaults(&ci);
     jpeg_set_quality(&ci, 90, TRUE);
+    if (progressive) jpeg_simple_progression(&ci);
     jpeg_start_compress(&ci, TRUE);
     while ((int)ci.next_scanline < h) {
         JSAMPROW r = (JSAMPROW)(px + (size_t)ci.next_scanline * w * comps);
@@ -409,7 +468,7 @@ static void test_jpeg(void) {
     for (size_t i = 0; i < (size_t)w * h; i++) grey[i] = (uint8_t)(i * 7);
     char gp[512];
     snprintf(gp, sizeof gp, "%s", tu_tmp("imgio_grey.jpg"));
-    TU_CHECK(write_jpeg_raw(gp, grey, w, h, 1, JCS_GRAYSCALE), "write grey jpeg");
+    TU_CHECK(write_jpeg_raw(gp, grey, w, h, 1, JCS_GRAYSCALE, 0), "write grey jpeg");
     int comps = 0;
     uint8_t *raw = read_jpeg_raw(gp, &comps);
     TU_CHECK(jn_image_decode_file(gp, -1, &a, &err) == JN_OK, "grey jpeg: %s", err.msg);
@@ -427,7 +486,7 @@ static void test_jpeg(void) {
     for (size_t i = 0; i < (size_t)w * h * 4; i++) cmyk[i] = (uint8_t)rnd();
     char cp[512];
     snprintf(cp, sizeof cp, "%s", tu_tmp("imgio_cmyk.jpg"));
-    TU_CHECK(write_jpeg_raw(cp, cmyk, w, h, 4, JCS_CMYK), "write cmyk jpeg");
+    TU_CHECK(write_jpeg_raw(cp, cmyk, w, h, 4, JCS_CMYK, 0), "write cmyk jpeg");
     raw = read_jpeg_raw(cp, &comps);
     TU_CHECK(jn_image_decode_file(cp, -1, &a, &err) == JN_OK, "cmyk jpeg: %s", err.msg);
     if (raw && a.rgb && comps == 4) {
@@ -445,6 +504,31 @@ static void test_jpeg(void) {
     }
     free(raw);
     jn_rgb_image_free(&a);
+
+    /* A progressive CMYK JPEG whose header claims 12000x12000: libjpeg would keep 1.1 GB of DCT
+     * coefficients; refused by the decoder-memory bound, before any pixel is decoded. */
+    char pp[512];
+    snprintf(pp, sizeof pp, "%s", tu_tmp("imgio_progressive_big.jpg"));
+    TU_CHECK(write_jpeg_raw(pp, cmyk, w, h, 4, JCS_CMYK, 1), "write progressive cmyk jpeg");
+    size_t plen = 0;
+    uint8_t *pj = (uint8_t *)tu_read_file(pp, &plen);
+    size_t sof = 0;
+    for (size_t i = 0; pj && i + 9 < plen; i++)
+        if (pj[i] == 0xFF && pj[i + 1] == 0xC2) {
+            sof = i;
+            break;
+        }
+    TU_CHECK(sof > 0, "no SOF2 marker in the progressive JPEG");
+    if (sof > 0) {
+        pj[sof + 5] = 12000 >> 8, pj[sof + 6] = 12000 & 0xFF; /* height */
+        pj[sof + 7] = 12000 >> 8, pj[sof + 8] = 12000 & 0xFF; /* width */
+        TU_CHECK(write_bytes(pp, pj, plen), "rewrite %s", pp);
+        jn_status pst = jn_image_decode_file(pp, -1, &a, &err);
+        TU_CHECK(pst == JN_ERR_FORMAT && strstr(err.msg, "MiB of decoder memory"),
+                 "progressive 12000x12000 CMYK JPEG: status %d, %s", (int)pst, err.msg);
+        jn_rgb_image_free(&a);
+    }
+    free(pj);
     free(cmyk);
     free(grey);
     free(rgb);
@@ -845,6 +929,7 @@ static void test_errors(void) {
 int main(void) {
     av_log_set_level(AV_LOG_QUIET);
     test_png_variants();
+    test_png_interlaced_memory();
     test_png_write();
     test_jpeg();
     test_bmp();

@@ -62,8 +62,8 @@ typedef struct png_dec {
     size_t len, pos;
     char msg[256];      /* libpng's error text */
     int size_refused;   /* our own size check failed (err already filled) */
-    uint8_t *rows;      /* interlaced images: whole raw image; else one raw row */
-    png_bytep *row_ptrs;
+    uint8_t *rows;      /* one raw row (of the image, or of an interlace pass) */
+    uint8_t *pass_rgb;  /* interlaced images: one pass row in RGB before it is scattered */
     jn_rgb_image img;
 } png_dec;
 
@@ -185,7 +185,9 @@ static jn_status decode_png(const uint8_t *data, size_t len, const char *what, j
             }
         }
     }
-    int passes = png_set_interlace_handling(png);
+    /* No png_set_interlace_handling: an Adam7 image is read pass by pass and each pass's pixels are
+     * scattered to their places in the RGB output, so memory is the RGB image plus one raw row at any
+     * depth (a whole raw 16-bit RGBA image would be 8 bytes per pixel more: 1.4 GB at the size limit). */
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
 
@@ -193,27 +195,32 @@ static jn_status decode_png(const uint8_t *data, size_t len, const char *what, j
         d->size_refused = 1;
         png_longjmp(png, 1);
     }
-    if (passes > 1) {
-        size_t total;
-        if (!jn_mul_ok(rowbytes, h, &total) || !(d->rows = (uint8_t *)malloc(total)) ||
-            !(d->row_ptrs = (png_bytep *)malloc(h * sizeof(png_bytep)))) {
-            jn_fail(err, JN_ERR_NOMEM, "%s: out of memory for an interlaced %ux%u PNG", what, (unsigned)w, (unsigned)h);
-            d->size_refused = 1;
-            png_longjmp(png, 1);
-        }
-        for (png_uint_32 y = 0; y < h; y++) d->row_ptrs[y] = d->rows + (size_t)y * rowbytes;
-        png_read_image(png, d->row_ptrs);
-        for (png_uint_32 y = 0; y < h; y++)
-            png_row_to_rgb(d->row_ptrs[y], d->img.rgb + (size_t)y * w * 3, (int)w, color_type, depth, pal);
-    } else {
-        if (!(d->rows = (uint8_t *)malloc(rowbytes))) {
-            jn_fail(err, JN_ERR_NOMEM, "%s: out of memory", what);
-            d->size_refused = 1;
-            png_longjmp(png, 1);
-        }
+    const int interlaced = interlace == PNG_INTERLACE_ADAM7;
+    if (!(d->rows = (uint8_t *)malloc(rowbytes)) ||
+        (interlaced && !(d->pass_rgb = (uint8_t *)malloc((size_t)w * 3)))) {
+        jn_fail(err, JN_ERR_NOMEM, "%s: out of memory for a %ux%u PNG row", what, (unsigned)w, (unsigned)h);
+        d->size_refused = 1;
+        png_longjmp(png, 1);
+    }
+    if (!interlaced) {
         for (png_uint_32 y = 0; y < h; y++) {
             png_read_row(png, d->rows, NULL);
             png_row_to_rgb(d->rows, d->img.rgb + (size_t)y * w * 3, (int)w, color_type, depth, pal);
+        }
+    } else {
+        for (int pass = 0; pass < 7; pass++) {
+            // a pass is the sub-image [PASS_ROWS, PASS_COLS] of pixels (x0 + i*dx, y0 + j*dy); libpng
+            // skips empty passes, so must we
+            png_uint_32 cols = PNG_PASS_COLS(w, pass), rows = PNG_PASS_ROWS(h, pass);
+            if (cols == 0 || rows == 0) continue;
+            const size_t x0 = PNG_PASS_START_COL(pass), dx = (size_t)1 << PNG_PASS_COL_SHIFT(pass);
+            const size_t y0 = PNG_PASS_START_ROW(pass), dy = (size_t)1 << PNG_PASS_ROW_SHIFT(pass);
+            for (png_uint_32 j = 0; j < rows; j++) {
+                png_read_row(png, d->rows, NULL);
+                png_row_to_rgb(d->rows, d->pass_rgb, (int)cols, color_type, depth, pal);
+                uint8_t *dst = d->img.rgb + ((y0 + j * dy) * w + x0) * 3;
+                for (png_uint_32 i = 0; i < cols; i++) memcpy(dst + i * dx * 3, d->pass_rgb + (size_t)i * 3, 3);
+            }
         }
     }
     /* Trailing chunks (IEND, text after IDAT) are not needed for the pixels: not read, as Pillow's
@@ -224,7 +231,7 @@ done:
     png_destroy_read_struct(&png, &info, NULL);
     jn_rgb_image_free(&d->img);
     free(d->rows);
-    free(d->row_ptrs);
+    free(d->pass_rgb);
     free(d);
     return st;
 }
@@ -245,7 +252,11 @@ typedef struct jpg_dec {
 
 static void jpg_error_exit(j_common_ptr cinfo) {
     jpg_dec *d = (jpg_dec *)cinfo->err;
-    (*cinfo->err->format_message)(cinfo, d->msg);
+    if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) /* max_memory_to_use exceeded */
+        snprintf(d->msg, sizeof d->msg, "decoding it needs more than %lld MiB of decoder memory (the limit)",
+                 JN_IMAGE_MAX_DECODER_BYTES >> 20);
+    else
+        (*cinfo->err->format_message)(cinfo, d->msg);
     longjmp(d->jb, 1);
 }
 
@@ -291,6 +302,7 @@ static jn_status decode_jpeg(const uint8_t *data, size_t len, const char *what, 
     }
     jpeg_create_decompress(cinfo);
     d->created = 1;
+    cinfo->mem->max_memory_to_use = (long)JN_IMAGE_MAX_DECODER_BYTES;
     jpeg_mem_src(cinfo, data, (unsigned long)len);
     jpeg_read_header(cinfo, TRUE);
     if (jn_image_check_size(what, cinfo->image_width, cinfo->image_height, err) != JN_OK) {

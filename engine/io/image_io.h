@@ -38,7 +38,10 @@
  *
  * Limits: width and height >= 1 and <= JN_IMAGE_MAX_SIDE, w*h <= JN_IMAGE_MAX_PIXELS (Pillow's
  * DecompressionBombError threshold, 2 * 89478485). Checked from the header BEFORE any pixel buffer
- * is allocated; the error names the size. */
+ * is allocated; the error names the size. Decoder state beyond the output image is bounded too:
+ * libjpeg's buffers (a progressive JPEG keeps every DCT coefficient: 2 bytes per sample) by
+ * JN_IMAGE_MAX_DECODER_BYTES, enough for any 3-component JPEG within the pixel limit; PNG needs
+ * one row (interlaced images are scattered pass by pass). */
 #ifndef JANUS_ENGINE_IMAGE_IO_H
 #define JANUS_ENGINE_IMAGE_IO_H
 
@@ -50,6 +53,7 @@ extern "C" {
 
 #define JN_IMAGE_MAX_PIXELS 178956970LL /* = 2 * PIL.Image.MAX_IMAGE_PIXELS */
 #define JN_IMAGE_MAX_SIDE 1048576       /* 2^20 per side */
+#define JN_IMAGE_MAX_DECODER_BYTES (1LL << 30)
 
 /* Packed 8-bit RGB, row-major, no padding: rgb: [h, w, 3], malloc'ed. */
 typedef struct jn_rgb_image {
