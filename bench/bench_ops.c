@@ -258,15 +258,17 @@ static void bench_gemm(int threads, int reps) {
     float *wv = (float *)malloc((size_t)N * K * sizeof(float));
     for (size_t i = 0; i < (size_t)N * K; i++) wv[i] = (float)((double)(rnd() >> 11) / 9007199254740992.0 - 0.5);
     printf("| f32 GEMM 576×1024 · (4096×1024)ᵀ, GFLOP/s wall (by CPU time) | bf16 W | f32 W |\n|---|---|---|\n");
-    for (int ii = 0; ii < 2; ii++) {
+    for (int row = 0; row < 4; row++) {
+        const int ii = row / 2, panel = row % 2; /* panel: an encoder weight (many_rows), else the LM tiles */
         jn_backend *be = make_cpu(isas[ii], threads);
         if (!be) continue;
-        printf("| %s |", isas[ii]);
+        printf("| %s %s |", isas[ii], panel ? "panel GEMM (encoders)" : "dot-product tiles (LM)");
         for (int ti = 0; ti < 2; ti++) {
             jn_dtype t = ti == 0 ? JN_BF16 : JN_F32;
             jn_weight w;
             memset(&w, 0, sizeof w);
             w.name = "gemm";
+            w.many_rows = panel;
             w.type = t;
             w.n_dims = 2;
             w.shape[0] = N;

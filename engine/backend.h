@@ -43,6 +43,9 @@ typedef struct jn_weight {
     const void *data;   /* host bytes (the mmapped file on CPU) */
     size_t nbytes;
     void *dev;          /* backend copy: == data on ref/cpu, device pointer on cuda */
+    int many_rows;      /* 1: every matmul with it has hundreds of rows or more (image tokens, pixels;
+                           set when a component binds it): a backend may pick a kernel built for
+                           large M, for every M, so results still never depend on M */
 } jn_weight;
 
 /* rows/cols of a weight viewed as a matrix [N, K] */

@@ -282,6 +282,7 @@ static int bind_add(jn_tensor_sink *base, const jn_tensor_desc *d, jn_weight **d
     if (d->unused && !jn_wstore_has(s->store, d->name)) return 1;
     jn_weight *w = jn_wstore_get(s->store, d->name, d->n_dims, d->shape, jn_tensor_rule_mask(d->rule), base->err);
     if (!w) return 0;
+    if (s->many_rows) w->many_rows = 1;
     if (dst) *dst = w;
     return 1;
 }

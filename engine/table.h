@@ -135,6 +135,8 @@ unsigned jn_tensor_rule_mask(jn_tensor_rule rule);
 typedef struct jn_bind_sink {
     jn_tensor_sink base;
     jn_wstore *store;
+    int many_rows; /* set jn_weight.many_rows on every tensor bound (components whose matmuls are
+                      over image tokens or pixels) */
 } jn_bind_sink;
 void jn_bind_sink_init(jn_bind_sink *s, jn_wstore *store, jn_error *err);
 

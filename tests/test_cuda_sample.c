@@ -100,7 +100,7 @@ static void test_get_rows_dev(void) {
     enum { N = 50, K = 96, n = 40 };
     float *wf = malloc(sizeof(float) * N * K);
     for (int i = 0; i < N * K; i++) wf[i] = frand(-1, 1);
-    jn_weight w = {"emb", JN_F32, 2, {N, K, 1, 1}, wf, sizeof(float) * N * K, NULL};
+    jn_weight w = {"emb", JN_F32, 2, {N, K, 1, 1}, wf, sizeof(float) * N * K, NULL, 0};
     jn_error err = {0};
     TU_CHECK(G->weight_upload(G, &w, &err) == JN_OK, "%s", err.msg);
     int32_t ids[n];

@@ -56,7 +56,7 @@ typedef struct tol {
 } tol;
 
 /* Tolerances: ~4-10× the worst values measured over all cpu variants (AVX2 and scalar) on this
- * sweep (measured: float matmul/conv/attention nmse ≤ 6.6e-13, max_rel ≤ 1.3e-6; q8_0/q4_0
+ * sweep (measured: float matmul/attention nmse ≤ 6.6e-13, max_rel ≤ 1.3e-6, conv2d (one FMA chain over K = 5400) 1.35e-12 / 2e-6; q8_0/q4_0
  * (x quantized to q8) nmse ≤ 2.9e-5, max_rel ≤ 6.5e-3; norms 7e-14 / 2.7e-7; gelu 3e-14 / 1.7e-7 (one ulp of a one-element input);
  * silu/swiglu 1e-14 / 1e-7; rope, get_rows, add/mul/scale, copies exact). */
 static tol g_tol[] = {
@@ -219,12 +219,22 @@ static const char *mm_cls(jn_dtype t) {
 
 /* ---------------------------------------------------------------- matmul / get_rows */
 
-static void test_matmul(int M, int K, int N, jn_dtype t, int with_bias) {
+/* the cpu variants (every ISA, every thread count) give identical bits */
+static void check_cpu_bits_equal(const char *op, const char *what, float *const *outs, size_t n) {
+    for (int b = B_CPU1; b <= B_SC2; b++)
+        if (outs[b] && outs[B_SC1])
+            TU_CHECK(memcmp(outs[b], outs[B_SC1], n * sizeof(float)) == 0, "%s %s: %s differs from scalar1", op, what,
+                     g_bname[b]);
+}
+
+/* many_rows: the weight is marked as an encoder's (the cpu backend's panel GEMM for float types) */
+static void test_matmul_w(int M, int K, int N, jn_dtype t, int with_bias, int many_rows) {
     float *x = rand_vec((size_t)M * K, 1.0f, 0.0f);
     float *wv = rand_vec((size_t)N * K, 0.5f, 0.0f);
     float *bv = rand_vec((size_t)N, 1.0f, 0.0f);
     int64_t ws[2] = {N, K}, bs[1] = {N};
     tweight W = make_weight(t, 2, ws, wv), B = make_weight(JN_F32, 1, bs, bv);
+    W.w.many_rows = many_rows;
     float *outs[B_MAX] = {0};
     for (int b = 0; b < B_MAX; b++) {
         jn_backend *be = g_be[b];
@@ -238,9 +248,11 @@ static void test_matmul(int M, int K, int N, jn_dtype t, int with_bias) {
         be->weight_release(be, &bias);
     }
     char what[96];
-    snprintf(what, sizeof what, "M=%d K=%d N=%d bias=%d", M, K, N, with_bias);
+    snprintf(what, sizeof what, "M=%d K=%d N=%d bias=%d%s", M, K, N, with_bias, many_rows ? " many_rows" : "");
     check(mm_cls(t), what, outs, (size_t)M * N);
     const int quant = t == JN_Q8_0 || t == JN_Q4_0;
+    /* the panel GEMM: one FMA chain per output whatever the ISA */
+    if (many_rows && !quant) check_cpu_bits_equal("matmul", what, outs, (size_t)M * N);
     /* every packed kernel (AVX-512, AVX-VNNI, AVX2) does the scalar kernel's arithmetic on 2-D
      * q weights: identical bits on every cpu variant */
     for (int b = B_CPU1; quant && b <= B_NOVNNI; b++)
@@ -289,6 +301,8 @@ static void test_matmul(int M, int K, int N, jn_dtype t, int with_bias) {
     free(W.bytes);
     free(B.bytes);
 }
+
+static void test_matmul(int M, int K, int N, jn_dtype t, int with_bias) { test_matmul_w(M, K, N, t, with_bias, 0); }
 
 static void test_get_rows(jn_dtype t) {
     int N = 37, K = 96;
@@ -650,6 +664,7 @@ static void test_conv(int H, int W, int Cin, int Cout, int k, int stride, int pa
     snprintf(what, sizeof what, "%s H=%d W=%d Cin=%d Cout=%d k=%d s=%d p=%d bias=%d", jn_dtype_name(t), H, W, Cin,
              Cout, k, stride, pad, with_bias);
     check(t == JN_Q8_0 ? "conv2d q8_0" : t == JN_Q4_0 ? "conv2d q4_0" : "conv2d float", what, outs, no);
+    if (t != JN_Q8_0 && t != JN_Q4_0) check_cpu_bits_equal("conv2d", what, outs, no); /* the panel GEMM */
     free_outs(outs);
     free(x);
     free(wv);
@@ -709,6 +724,13 @@ int main(void) {
             test_matmul(7, Kodd[ki], 23, k_all_types[ti], 0);
             test_matmul(64, Kodd[ki], 5, k_all_types[ti], 1);
         }
+    /* encoder weights (panel GEMM): M, N and K tails, K blocks (K > 512), quantized types unaffected */
+    static const int MKN_wide[][3] = {{1, 64, 64}, {7, 33, 5}, {6, 100, 130}, {100, 1100, 70}, {13, 1001, 64},
+                                      {300, 96, 200}, {2, 16, 1}};
+    for (int ti = 0; ti < 5; ti++)
+        for (size_t i = 0; i < sizeof MKN_wide / sizeof MKN_wide[0]; i++)
+            if (MKN_wide[i][1] % 32 == 0 || ti < 3)
+                test_matmul_w(MKN_wide[i][0], MKN_wide[i][1], MKN_wide[i][2], k_all_types[ti], (int)(i & 1), 1);
     for (int ti = 0; ti < 5; ti++) test_get_rows(k_all_types[ti]);
 
     test_norms(1, 7, 0.0f);
@@ -763,6 +785,7 @@ int main(void) {
         test_conv(9, 9, 32, 8, 3, 2, 1, t, 0);            /* stride 2 */
         test_conv(7, 5, 64, 5, 1, 2, 0, t, 1);            /* 1x1 stride 2 (general path) */
         if (!q) test_conv(20, 17, 5, 3, 3, 1, 1, t, 1);  /* few output channels */
+        if (!q) test_conv(5, 4, 600, 70, 3, 1, 1, t, 1); /* K blocks inside a tap, N tail */
     }
 
     fprintf(stderr, "%d cases; worst error vs ref per class (all cpu variants%s):\n", g_cases,

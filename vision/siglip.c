@@ -83,6 +83,7 @@ jn_status jn_vision_bind(jn_vision_weights *w, jn_wstore *store, const jn_vision
     w->n_blocks = hp->n_layer;
     jn_bind_sink sink;
     jn_bind_sink_init(&sink, store, err);
+    sink.many_rows = 1; /* every matmul is over image tokens or pixels */
     jn_vision_tensors(hp, w, &sink.base);
     if (!sink.base.failed) return JN_OK;
     jn_vision_weights_free(w);

@@ -81,6 +81,7 @@ jn_status jn_vq_bind(jn_vq_weights *w, jn_wstore *store, const jn_vq_hparams *hp
     if (st != JN_OK) return st;
     jn_bind_sink sink;
     jn_bind_sink_init(&sink, store, err);
+    sink.many_rows = 1; /* every matmul is over image tokens or pixels */
     jn_vq_tensors(hp, w, &sink.base);
     if (!sink.base.failed) return JN_OK;
     jn_vq_weights_free(w);

@@ -1,11 +1,11 @@
 /* engine/cpu/conv2d.c — channels-last conv2d for the cpu backend (VQ decoder, patch embedding).
  *
- * Why this design: a conv is a matmul of im2col rows [Ho·Wo, Cin·kh·kw] with W[Cout, K]^T, but the
- * full im2col of a 384×384×128 3×3 layer is 680 MB, so it is built in tiles of TP output pixels
- * (≤ 256 KB per thread) and each tile goes straight into the matmul micro-kernels. Float weights
- * are converted to f32 once per call (shared scratch; f32 weights are used in place); q8_0/q4_0
- * weights quantize each im2col tile to q8 blocks. 1×1 / stride 1 / pad 0 is a plain matmul over
- * the pixels (no im2col at all). Threads take tiles from an atomic counter; each output element is
+ * Why this design: float weights (every conv of the official model) go to the panel GEMM
+ * (gemm_panel.c), which reads the input pixels in place: no im2col. q8_0/q4_0 conv weights (a
+ * file converted with them) keep the matmul of im2col rows [Ho·Wo, Cin·kh·kw] with W[Cout, K]^T,
+ * built in tiles of TP output pixels (≤ 256 KB per thread: the full im2col of a 384×384×128 3×3
+ * layer would be 680 MB) and quantized to q8 blocks per tile; 1×1 / stride 1 / pad 0 is a plain
+ * matmul over the pixels. Threads take tiles from an atomic counter; each output element is
  * computed by one micro-kernel sequence, so results do not depend on the thread count.
  * im2col column order matches W's [Cin, kh, kw] flattening: k = (ci·kh + ky)·kw + kx. */
 #include "cpu_internal.h"
@@ -17,7 +17,6 @@ typedef struct conv_ctx {
     const jn_cpu *c;
     float *y;           /* [Ho*Wo, Cout] */
     const float *x;     /* [H, W, Cin] */
-    const float *wf;    /* [Cout, K] f32 (float weights) */
     const uint8_t *wq;  /* [Cout] rows of row_bytes (quantized weights) */
     jn_dtype wt;
     size_t row_bytes;
@@ -26,9 +25,6 @@ typedef struct conv_ctx {
     int tp;             /* output pixels per tile */
     long n_tiles;
     atomic_long next;   /* next tile to take */
-    /* weight conversion phase */
-    const uint8_t *wsrc;
-    float *wdst;
 } conv_ctx;
 
 /* col[r*K + k] for output pixels p0 .. p0+np-1 */
@@ -67,23 +63,9 @@ static void conv_task(void *arg, int ith, int nth) {
         int p0 = (int)(tile * t->tp), np = P - p0 < t->tp ? P - p0 : t->tp;
         im2col_tile(t, p0, np, col);
         float *yp = t->y + (size_t)p0 * t->Cout;
-        if (t->wt == JN_Q8_0 || t->wt == JN_Q4_0) {
-            jn_cpu_quantize_q8x(t->c, col, (size_t)t->K, np, t->K, colq);
-            jn_cpu_mm_q(t->c, yp, (size_t)t->Cout, colq, np, t->wq, t->row_bytes, t->wt, t->Cout, t->K / 32, t->bias);
-        } else {
-            jn_cpu_mm_f32(t->c, yp, (size_t)t->Cout, col, (size_t)t->K, np, t->wf, (size_t)t->K, t->Cout, t->K,
-                          t->bias);
-        }
+        jn_cpu_quantize_q8x(t->c, col, (size_t)t->K, np, t->K, colq);
+        jn_cpu_mm_q(t->c, yp, (size_t)t->Cout, colq, np, t->wq, t->row_bytes, t->wt, t->Cout, t->K / 32, t->bias);
     }
-}
-
-static void convert_task(void *arg, int ith, int nth) {
-    conv_ctx *t = (conv_ctx *)arg;
-    long b, e;
-    jn_split_range(t->Cout, ith, nth, &b, &e);
-    if (e > b)
-        jn_cpu_rows_to_f32(t->c, t->wt, t->wsrc + (size_t)b * t->row_bytes, t->row_bytes, (int)(e - b), t->K,
-                           t->wdst + (size_t)b * t->K);
 }
 
 void jn_cpu_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int H, int W,
@@ -111,12 +93,19 @@ void jn_cpu_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w,
     JN_ASSERT(t.row_bytes != 0 && (int64_t)t.K == jn_weight_cols(w));
     if (t.Ho <= 0 || t.Wo <= 0) return;
 
-    if (t.kh == 1 && t.kw == 1 && stride == 1 && pad == 0) {
-        jn_cpu_matmul(be, y, x, w, bias, H * W); /* pixels are the rows */
+    const int quant = t.wt == JN_Q8_0 || t.wt == JN_Q4_0;
+    const int plain = t.kh == 1 && t.kw == 1 && stride == 1 && pad == 0; /* the pixels are the rows */
+    if (!quant) {
+        const jn_gemm_x gx = {.x = x, .ldx = (size_t)t.Cin, .conv = !plain, .H = H, .W = W, .Cin = t.Cin,
+                              .kh = t.kh, .kw = t.kw, .stride = stride, .pad = pad, .Wo = t.Wo};
+        jn_cpu_gemm_panel(c, y, &gx, t.Ho * t.Wo, w, t.bias);
+        return;
+    }
+    if (plain) {
+        jn_cpu_matmul(be, y, x, w, bias, H * W);
         return;
     }
 
-    const int quant = t.wt == JN_Q8_0 || t.wt == JN_Q4_0;
     const int P = t.Ho * t.Wo, nth = c->nth;
     int tp = (int)((256u * 1024u) / ((size_t)t.K * 4u));
     tp = tp < 4 ? 4 : (tp > 256 ? 256 : tp / 4 * 4);
@@ -126,22 +115,9 @@ void jn_cpu_conv2d(jn_backend *be, float *y, const float *x, const jn_weight *w,
     t.n_tiles = (P + tp - 1) / tp;
     atomic_init(&t.next, 0);
 
-    size_t per_thread = (size_t)tp * (size_t)t.K * sizeof(float) + 64;
-    if (quant) per_thread += (size_t)tp * (size_t)(t.K / 32) * sizeof(jn_q8x);
-    size_t shared = (!quant && t.wt != JN_F32) ? (size_t)t.Cout * (size_t)t.K * sizeof(float) : 0;
-    if (!jn_cpu_reserve(c, per_thread, shared)) return;
-
-    if (quant) {
-        t.wq = (const uint8_t *)w->data;
-    } else if (t.wt == JN_F32) {
-        t.wf = (const float *)w->data;
-    } else {
-        t.wsrc = (const uint8_t *)w->data;
-        t.wdst = (float *)c->shared;
-        if (nth > 1 && (size_t)t.Cout * t.K > 65536) jn_pool_run(c->pool, convert_task, &t);
-        else convert_task(&t, 0, 1);
-        t.wf = t.wdst;
-    }
+    size_t per_thread = (size_t)tp * (size_t)t.K * sizeof(float) + 64 + (size_t)tp * (size_t)(t.K / 32) * sizeof(jn_q8x);
+    if (!jn_cpu_reserve(c, per_thread, 0)) return;
+    t.wq = (const uint8_t *)w->data;
     if (nth > 1 && t.n_tiles > 1) jn_pool_run(c->pool, conv_task, &t);
     else conv_task(&t, 0, 1);
 }

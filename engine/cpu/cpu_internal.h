@@ -95,6 +95,21 @@ void jn_cpu_packed_block(const jn_cpu_packed *p, int n, int b, uint8_t *out);
  * threaded (one pool dispatch, activations quantized inside it) */
 void jn_cpu_matmul_packed(jn_cpu *c, float *y, const float *x, const jn_cpu_packed *p, const float *bias, int M);
 
+/* ---- panel GEMM for float weights times many rows (gemm_panel.c) ---- */
+/* The x operand: plain rows (x + m·ldx, K values), or the output pixels of a conv over a
+ * channels-last input [H, W, Cin] (row m = output pixel m of a Wo-wide output, K values in
+ * (ky, kx, ci) order, zero outside the image). */
+typedef struct jn_gemm_x {
+    const float *x;
+    size_t ldx;
+    int conv;
+    int H, W, Cin, kh, kw, stride, pad, Wo;
+} jn_gemm_x;
+/* y[M, N] = x · W[N, K]^T (+ bias[N]) for f32/f16/bf16 W, threaded. Each output is one FMA chain
+ * in K order, then + bias: the same bits for any M, thread count or ISA. Scratch: 2·K·64 floats
+ * per thread (the packed panels of one task). */
+void jn_cpu_gemm_panel(jn_cpu *c, float *y, const jn_gemm_x *x, int M, const jn_weight *w, const float *bias);
+
 /* ---- matmul building blocks (single-threaded; matmul.c) ---- */
 /* y[m*ldy + n] = x[m*ldx, :K] · w[n*ldw, :K] (+ bias[n]) for m < M, n < N, f32 weights. */
 void jn_cpu_mm_f32(const jn_cpu *c, float *y, size_t ldy, const float *x, size_t ldx, int M, const float *w,

@@ -23,6 +23,8 @@
  *    same dot-product tiles measured slower (bench_ops --what gemm, by CPU time: 126-152 vs
  *    158-164 GFLOP/s on a 2-core Xeon); a 512-bit float path needs a broadcast GEMM over packed
  *    weight panels instead.
+ *  - Float weights of the image encoders and the VQ decoder (jn_weight.many_rows) go to the panel
+ *    GEMM of gemm_panel.c (broadcast FMAs over packed panels, 512-bit where available).
  *  - Packed q4_0/q8_0 weights (made by AVX2/AVX-512 instances) go to matmul_packed.c; a scalar
  *    instance handed one unpacks each chunk into scratch and runs the kernels below. */
 #include "cpu_internal.h"
@@ -450,6 +452,11 @@ static void mm_task(void *arg, int ith, int nth) {
 void jn_cpu_matmul(jn_backend *be, float *y, const float *x, const jn_weight *w, const jn_weight *bias, int M) {
     jn_cpu *c = (jn_cpu *)be->impl;
     if (M <= 0) return;
+    if (w->many_rows && (w->type == JN_F32 || w->type == JN_F16 || w->type == JN_BF16)) {
+        const jn_gemm_x gx = {.x = x, .ldx = (size_t)jn_weight_cols(w)};
+        jn_cpu_gemm_panel(c, y, &gx, M, w, bias ? (const float *)bias->data : NULL);
+        return;
+    }
     const jn_cpu_packed *packed = jn_cpu_packed_of(w);
     if (packed && c->avx2) {
         jn_cpu_matmul_packed(c, y, x, packed, bias ? (const float *)bias->data : NULL, M);
