@@ -22,6 +22,7 @@
 #include <cpuid.h>
 #endif
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -32,6 +33,51 @@ static void *aligned64(size_t nbytes) {
     if (n < nbytes) return NULL;
     if (n == 0) n = 64;
     return aligned_alloc(64, n);
+}
+
+/* Packed weights are read end to end on every token. They live in chunks of at least 64 MiB,
+ * 2 MiB aligned and marked for transparent huge pages (THP "madvise" mode is common), so
+ * streaming them costs one TLB entry per 2 MiB instead of one per 4 KiB (1B q4_0 decode 18.4 ->
+ * 21.0 tok/s measured), and weights share chunks so no memory goes to partly used huge pages
+ * (one per weight would cost 260 MB on the 1B). A chunk counts the weights in it (+1 while it is
+ * a backend's current chunk) and is freed with the last. Falls back to 4 KiB pages silently. */
+struct jn_cpu_arena {
+    atomic_long refs;
+    size_t size, used; /* bytes; the first 64 hold this header */
+};
+
+#define ARENA_HUGE ((size_t)2 << 20)
+#define ARENA_CHUNK ((size_t)64 << 20)
+
+static void arena_unref(jn_cpu_arena *a) {
+    if (a && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) free(a);
+}
+
+/* nbytes (64-byte aligned) from the backend's current chunk, or a new one */
+static void *arena_alloc(jn_cpu *c, size_t nbytes, jn_cpu_arena **owner) {
+    size_t n = (nbytes + 63) & ~(size_t)63;
+    if (n < nbytes) return NULL;
+    jn_cpu_arena *a = c->arena;
+    if (!a || a->size - a->used < n) {
+        size_t size = n + 64 > ARENA_CHUNK ? n + 64 : ARENA_CHUNK;
+        size = (size + ARENA_HUGE - 1) & ~(ARENA_HUGE - 1);
+        if (size < n) return NULL;
+        jn_cpu_arena *fresh = (jn_cpu_arena *)aligned_alloc(ARENA_HUGE, size);
+        if (!fresh) return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(fresh, size, MADV_HUGEPAGE);
+#endif
+        atomic_init(&fresh->refs, 1); /* the backend's reference */
+        fresh->size = size;
+        fresh->used = 64;
+        arena_unref(c->arena);
+        c->arena = a = fresh;
+    }
+    void *p = (uint8_t *)a + a->used;
+    a->used += n;
+    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    *owner = a;
+    return p;
 }
 
 int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
@@ -133,11 +179,13 @@ static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) 
     if (c->avx2 && (w->type == JN_Q4_0 || w->type == JN_Q8_0) && w->n_dims == 2 && K % 32 == 0 && K > 0 &&
         N > 0 && K <= INT32_MAX && N <= INT32_MAX) {
         size_t nbytes = jn_cpu_packed_bytes(w->type, N, K);
-        void *p = aligned64(nbytes);
+        jn_cpu_arena *arena = NULL;
+        void *p = arena_alloc(c, nbytes, &arena);
         if (!p)
             return jn_fail(err, JN_ERR_NOMEM, "cpu backend: out of memory packing weight %s (%zu bytes)",
                            w->name ? w->name : "?", nbytes);
         jn_cpu_pack_header(w, p);
+        ((jn_cpu_packed *)p)->arena = arena;
         pack_ctx t = {w, p, ((const jn_cpu_packed *)p)->n_groups};
         run(c, pack_task, &t, (double)w->nbytes);
         page_out(w->data, w->nbytes);
@@ -147,7 +195,8 @@ static jn_status cpu_weight_upload(jn_backend *be, jn_weight *w, jn_error *err) 
 }
 static void cpu_weight_release(jn_backend *be, jn_weight *w) {
     (void)be;
-    if (jn_cpu_packed_of(w)) free(w->dev);
+    const jn_cpu_packed *p = jn_cpu_packed_of(w);
+    if (p) arena_unref((jn_cpu_arena *)p->arena);
     w->dev = NULL;
 }
 static void cpu_synchronize(jn_backend *be) { (void)be; }
@@ -161,6 +210,7 @@ static void cpu_destroy(jn_backend *be) {
             for (int i = 0; i < c->nth; i++) free(c->tscratch[i]);
         free(c->tscratch);
         free(c->shared);
+        arena_unref(c->arena);
         free(c);
     }
     free(be);

@@ -47,7 +47,8 @@ typedef struct jn_cpu_packed {
     int32_t N, K;
     int32_t n_groups, nb;
     int32_t group_bytes; /* bytes of one group's 32-block: 2·16 scales + 16·16 or 16·32 quants */
-    uint8_t pad_[32];
+    void *arena;         /* the backend_cpu.c arena chunk holding this copy (reference counted) */
+    uint8_t pad_[24];
 } jn_cpu_packed; /* 64 bytes; the data follows */
 
 /* the packed header of w->dev, or NULL when w is in the plain file layout */
@@ -56,6 +57,8 @@ static inline const jn_cpu_packed *jn_cpu_packed_of(const jn_weight *w) {
     const jn_cpu_packed *p = (const jn_cpu_packed *)w->dev;
     return p->magic == JN_PACK_MAGIC && p->type == (int32_t)w->type ? p : NULL;
 }
+
+typedef struct jn_cpu_arena jn_cpu_arena; /* backend_cpu.c: huge-page chunks for packed weights */
 
 typedef struct jn_cpu {
     jn_pool *pool;
@@ -75,6 +78,9 @@ typedef struct jn_cpu {
     /* shared scratch (quantized activations, converted conv weights) */
     void *shared;
     size_t shared_size;
+    /* the arena chunk packed weights are placed in next (weight_upload is called from one
+     * thread: the model's load) */
+    jn_cpu_arena *arena;
 } jn_cpu;
 
 /* Grows the scratch (called on the calling thread before a pool run). Returns 0 and records a
