@@ -113,9 +113,18 @@ int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
     return 1;
 }
 
+/* Large buffers (K/V caches, activations of batches) are streamed like the weights: 2 MiB
+ * aligned, their whole 2 MiB stretches marked for transparent huge pages (the tail past the last
+ * one keeps 4 KiB pages, so no partly used huge page is added). */
 static void *cpu_alloc(jn_backend *be, size_t nbytes) {
     (void)be;
-    return aligned64(nbytes);
+    if (nbytes < 2 * ARENA_HUGE) return aligned64(nbytes);
+    size_t n = (nbytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(ARENA_HUGE, n);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, n & ~(ARENA_HUGE - 1), MADV_HUGEPAGE);
+#endif
+    return p;
 }
 static void cpu_free(jn_backend *be, void *p) {
     (void)be;
