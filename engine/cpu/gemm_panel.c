@@ -7,11 +7,11 @@
  *    converted into f32 panels of PANEL_N = 64 columns, K-major ([K][64]), so a micro-kernel keeps
  *    6 rows × 64 columns of accumulators (24 zmm on AVX-512, 12 ymm per 16-column quarter on
  *    AVX2) and does one broadcast of x and 4 vector loads of W per k: all FMA slots, no
- *    horizontal sums (bench_ops --what gemm: 290-320 GFLOP/s of the 429 of a 2-core AVX-512 Xeon
+ *    horizontal sums (bench_ops --what gemm: 290-320 GFLOP/s of the 430-460 peak of a 2-core Xeon
  *    on SigLIP's fc1, against 170-180 for matmul.c's dot-product tiles).
  *  - A task is (a group of up to 2 panels = 128 output columns) × (a chunk of rows, all of M
  *    when there are enough column groups to share out). The thread packs its group into its own
- *    scratch (L2-sized) and keeps it for the next task of the same group, so W is read from
+ *    scratch (2·K·64 floats: 0.5 MB for K = 1024) and keeps it for the next task of the same group, so W is read from
  *    memory once per row chunk and the f32 panels never go out to DRAM.
  *  - Every output is one FMA chain in K order from 0, then + bias: acc = fma(x[k], w[k], acc) for
  *    k = 0 … K−1. K is blocked (KC) but the partial sums are stored to y and reloaded exactly, so
