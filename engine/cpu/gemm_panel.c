@@ -11,8 +11,8 @@
  *    on SigLIP's fc1, against 170-180 for matmul.c's dot-product tiles).
  *  - A task is (a group of up to 2 panels = 128 output columns) × (a chunk of rows, all of M
  *    when there are enough column groups to share out). The thread packs its group into its own
- *    scratch (2·K·64 floats: 0.5 MB for K = 1024) and keeps it for the next task of the same group, so W is read from
- *    memory once per row chunk and the f32 panels never go out to DRAM.
+ *    scratch (2·K·64 floats: 0.5 MB for K = 1024) and keeps it for the next task of the same
+ *    group, so W is read from memory once per row chunk and the f32 panels stay in cache.
  *  - Every output is one FMA chain in K order from 0, then + bias: acc = fma(x[k], w[k], acc) for
  *    k = 0 … K−1. K is blocked (KC) but the partial sums are stored to y and reloaded exactly, so
  *    the result depends neither on M, the m/n tiling, the thread count nor the ISA: AVX-512, AVX2
