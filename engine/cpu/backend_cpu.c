@@ -120,9 +120,10 @@ static void *cpu_alloc(jn_backend *be, size_t nbytes) {
     (void)be;
     if (nbytes < 2 * ARENA_HUGE) return aligned64(nbytes);
     size_t n = (nbytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(ARENA_HUGE, n);
+    void *p = NULL; /* posix_memalign: aligned_alloc wants a size that is a multiple of 2 MiB */
+    if (n < nbytes || posix_memalign(&p, ARENA_HUGE, n) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (p) (void)madvise(p, n & ~(ARENA_HUGE - 1), MADV_HUGEPAGE);
+    (void)madvise(p, n & ~(ARENA_HUGE - 1), MADV_HUGEPAGE);
 #endif
     return p;
 }
