@@ -49,6 +49,18 @@ struct jn_cpu_arena {
 #define ARENA_HUGE ((size_t)2 << 20)
 #define ARENA_CHUNK ((size_t)64 << 20)
 
+/* n bytes, 2 MiB aligned, the whole 2 MiB stretches marked for transparent huge pages (a tail past
+ * the last one keeps 4 KiB pages, so no partly used huge page is added). posix_memalign, since
+ * aligned_alloc wants a size that is a multiple of the alignment. */
+static void *alloc_huge(size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, ARENA_HUGE, n) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n & ~(ARENA_HUGE - 1), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 static void arena_unref(jn_cpu_arena *a) {
     if (a && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) free(a);
 }
@@ -62,11 +74,8 @@ static void *arena_alloc(jn_cpu *c, size_t nbytes, jn_cpu_arena **owner) {
         size_t size = n + 64 > ARENA_CHUNK ? n + 64 : ARENA_CHUNK;
         size = (size + ARENA_HUGE - 1) & ~(ARENA_HUGE - 1);
         if (size < n) return NULL;
-        jn_cpu_arena *fresh = (jn_cpu_arena *)aligned_alloc(ARENA_HUGE, size);
+        jn_cpu_arena *fresh = (jn_cpu_arena *)alloc_huge(size);
         if (!fresh) return NULL;
-#ifdef MADV_HUGEPAGE
-        (void)madvise(fresh, size, MADV_HUGEPAGE);
-#endif
         atomic_init(&fresh->refs, 1); /* the backend's reference */
         fresh->size = size;
         fresh->used = 64;
@@ -113,19 +122,12 @@ int jn_cpu_reserve(jn_cpu *c, size_t per_thread_bytes, size_t shared_bytes) {
     return 1;
 }
 
-/* Large buffers (K/V caches, activations of batches) are streamed like the weights: 2 MiB
- * aligned, their whole 2 MiB stretches marked for transparent huge pages (the tail past the last
- * one keeps 4 KiB pages, so no partly used huge page is added). */
+/* Large buffers (K/V caches, activations of batches) are streamed like the weights: huge pages. */
 static void *cpu_alloc(jn_backend *be, size_t nbytes) {
     (void)be;
     if (nbytes < 2 * ARENA_HUGE) return aligned64(nbytes);
     size_t n = (nbytes + 63) & ~(size_t)63;
-    void *p = NULL; /* posix_memalign: aligned_alloc wants a size that is a multiple of 2 MiB */
-    if (n < nbytes || posix_memalign(&p, ARENA_HUGE, n) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, n & ~(ARENA_HUGE - 1), MADV_HUGEPAGE);
-#endif
-    return p;
+    return n < nbytes ? NULL : alloc_huge(n);
 }
 static void cpu_free(jn_backend *be, void *p) {
     (void)be;

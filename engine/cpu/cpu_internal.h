@@ -75,7 +75,7 @@ typedef struct jn_cpu {
     /* per-thread scratch: nth buffers of tsize bytes, 64-byte aligned */
     void **tscratch;
     size_t tsize;
-    /* shared scratch (quantized activations, converted conv weights) */
+    /* shared scratch (quantized activations) */
     void *shared;
     size_t shared_size;
     /* the arena chunk packed weights are placed in next (weight_upload is called from one

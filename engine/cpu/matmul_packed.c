@@ -157,11 +157,6 @@ JN_AVX512_INLINE void mk_q512(const int mr, const int q4, const uint8_t *xq, siz
             memcpy(&c, xq + (size_t)i * xs + cofs + 4 * (size_t)b, 4);
             acc[i] = _mm512_set1_epi32(c);
         }
-        /* few rows: a second int32 accumulator per row halves the vpdpbusd dependency chain
-         * (int32 sums are exact, so the split changes no bit) */
-        const int split = mr <= 4;
-        __m512i acc2[MR512];
-        for (int i = 0; i < mr; i++) acc2[i] = _mm512_setzero_si512();
         if (q4) {
             for (int k = 0; k < 4; k++) {
                 __m512i v = _mm512_loadu_si512((const void *)(qw + 64 * k));
@@ -172,8 +167,7 @@ JN_AVX512_INLINE void mk_q512(const int mr, const int q4, const uint8_t *xq, siz
                     memcpy(&a0, xb + 4 * k, 4);
                     memcpy(&a1, xb + 16 + 4 * k, 4);
                     acc[i] = _mm512_dpbusd_epi32(acc[i], lo, _mm512_set1_epi32(a0));
-                    if (split) acc2[i] = _mm512_dpbusd_epi32(acc2[i], hi, _mm512_set1_epi32(a1));
-                    else acc[i] = _mm512_dpbusd_epi32(acc[i], hi, _mm512_set1_epi32(a1));
+                    acc[i] = _mm512_dpbusd_epi32(acc[i], hi, _mm512_set1_epi32(a1));
                 }
             }
         } else {
@@ -182,13 +176,10 @@ JN_AVX512_INLINE void mk_q512(const int mr, const int q4, const uint8_t *xq, siz
                 for (int i = 0; i < mr; i++) {
                     int32_t a0;
                     memcpy(&a0, xq + (size_t)i * xs + 32 * (size_t)b + 4 * k, 4);
-                    if (split && (k & 1)) acc2[i] = _mm512_dpbusd_epi32(acc2[i], v, _mm512_set1_epi32(a0));
-                    else acc[i] = _mm512_dpbusd_epi32(acc[i], v, _mm512_set1_epi32(a0));
+                    acc[i] = _mm512_dpbusd_epi32(acc[i], v, _mm512_set1_epi32(a0));
                 }
             }
         }
-        if (split)
-            for (int i = 0; i < mr; i++) acc[i] = _mm512_add_epi32(acc[i], acc2[i]);
         for (int i = 0; i < mr; i++) {
             float dx;
             memcpy(&dx, xq + (size_t)i * xs + dofs + 4 * (size_t)b, 4);
