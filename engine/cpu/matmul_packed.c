@@ -35,6 +35,11 @@
 #include "cpu_simd.h"
 
 static inline size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+static inline int32_t pk_load_i32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
 static inline int qk_bytes(jn_dtype t) { return t == JN_Q4_0 ? 16 : 32; } /* quant bytes per row-block */
 
 /* ================================================================ packing (portable) */
@@ -266,6 +271,7 @@ JN_AVX2_FN static void quantize_rows_256(const float *x, int K, int m0, int m1, 
 #define JN_PK_TILE tile_q256_vnni
 #define JN_PK_VNNI 1
 #define JN_PK_DOT(acc, u, s) _mm256_dpbusd_avx_epi32((acc), (u), (s))
+#define JN_PK_DOT_Q4 JN_PK_DOT
 #include "matmul_packed256.h"
 #undef JN_PK_INLINE
 #undef JN_PK_FN
@@ -273,6 +279,7 @@ JN_AVX2_FN static void quantize_rows_256(const float *x, int K, int m0, int m1, 
 #undef JN_PK_TILE
 #undef JN_PK_VNNI
 #undef JN_PK_DOT
+#undef JN_PK_DOT_Q4
 
 #define JN_PK_INLINE JN_AVX2_INLINE
 #define JN_PK_FN JN_AVX2_FN
@@ -281,6 +288,7 @@ JN_AVX2_FN static void quantize_rows_256(const float *x, int K, int m0, int m1, 
 #define JN_PK_VNNI 0
 #define JN_PK_DOT(acc, u, s) \
     _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)), (acc))
+#define JN_PK_DOT_Q4(acc16, u, s) _mm256_add_epi16((acc16), _mm256_maddubs_epi16((u), (s))) /* s16 sums */
 #include "matmul_packed256.h"
 #undef JN_PK_INLINE
 #undef JN_PK_FN
@@ -288,6 +296,7 @@ JN_AVX2_FN static void quantize_rows_256(const float *x, int K, int m0, int m1, 
 #undef JN_PK_TILE
 #undef JN_PK_VNNI
 #undef JN_PK_DOT
+#undef JN_PK_DOT_Q4
 
 typedef struct mmp_ctx {
     jn_cpu *c;

@@ -13,6 +13,7 @@
  *   JN_PK_MK, JN_PK_TILE        the two function names
  *   JN_PK_VNNI                  1: JN_PK_DOT is vpdpbusd (u8 q + 128 allowed), 0: maddubs
  *   JN_PK_DOT(acc, u, s)        acc + per-lane Σ of 4 products u (unsigned bytes) · s (signed)
+ *   JN_PK_DOT_Q4(acc, u, s)     the same for q4_0's nibbles: JN_PK_DOT (VNNI) or s16 pair sums
  * Include only from matmul_packed.c, inside its JN_X86 section. */
 
 #define MR256 4 /* x rows per micro-tile */
@@ -30,63 +31,43 @@ JN_PK_INLINE void JN_PK_MK(const int mr, const int q4, const uint8_t *xq, size_t
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * half)));
         const uint8_t *qw = blk + 2 * JN_PACK_ROWS + 32 * half;
         __m256i acc[MR256];
-        if (q4 && !JN_PK_VNNI) {
-            /* maddubs gives s16 pair sums of at most 2·15·127 = 3810, so the 8 of one block add up
-             * exactly in s16 (≤ 30480): one madd to s32 per block instead of one per product. */
-            __m256i acc16[MR256];
-            for (int i = 0; i < mr; i++) acc16[i] = _mm256_setzero_si256();
+        if (q4) {
+            /* VNNI: sum[] is the s32 sum, started at corr. Plain AVX2: maddubs gives s16 pair sums
+             * of at most 2·15·127 = 3810, so the 8 of one block add up exactly in s16 (≤ 30480):
+             * one madd to s32 per block instead of one per product. */
+            __m256i sum[MR256];
+            for (int i = 0; i < mr; i++)
+                sum[i] = JN_PK_VNNI ? _mm256_set1_epi32(pk_load_i32(xq + (size_t)i * xs + cofs + 4 * (size_t)b))
+                                    : _mm256_setzero_si256();
             for (int k = 0; k < 4; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
                 __m256i lo = _mm256_and_si256(v, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
                 for (int i = 0; i < mr; i++) {
                     const uint8_t *xb = xq + (size_t)i * xs + 32 * (size_t)b;
-                    int32_t a0, a1;
-                    memcpy(&a0, xb + 4 * k, 4);
-                    memcpy(&a1, xb + 16 + 4 * k, 4);
-                    acc16[i] = _mm256_add_epi16(acc16[i], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(a0)));
-                    acc16[i] = _mm256_add_epi16(acc16[i], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(a1)));
+                    sum[i] = JN_PK_DOT_Q4(sum[i], lo, _mm256_set1_epi32(pk_load_i32(xb + 4 * k)));
+                    sum[i] = JN_PK_DOT_Q4(sum[i], hi, _mm256_set1_epi32(pk_load_i32(xb + 16 + 4 * k)));
                 }
             }
-            for (int i = 0; i < mr; i++) {
-                int32_t c;
-                memcpy(&c, xq + (size_t)i * xs + cofs + 4 * (size_t)b, 4);
-                acc[i] = _mm256_add_epi32(_mm256_set1_epi32(c), _mm256_madd_epi16(acc16[i], _mm256_set1_epi16(1)));
-            }
+            for (int i = 0; i < mr; i++)
+                acc[i] = JN_PK_VNNI ? sum[i]
+                                    : _mm256_add_epi32(_mm256_set1_epi32(pk_load_i32(xq + (size_t)i * xs + cofs + 4 * (size_t)b)),
+                                                       _mm256_madd_epi16(sum[i], _mm256_set1_epi16(1)));
         } else {
-            for (int i = 0; i < mr; i++) {
-                int32_t c = 0;
-                if (q4 || JN_PK_VNNI) memcpy(&c, xq + (size_t)i * xs + cofs + 4 * (size_t)b, 4);
-                acc[i] = _mm256_set1_epi32(c);
-            }
-            if (q4) {
-                for (int k = 0; k < 4; k++) {
-                    __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
-                    __m256i lo = _mm256_and_si256(v, lo4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo4);
-                    for (int i = 0; i < mr; i++) {
-                        const uint8_t *xb = xq + (size_t)i * xs + 32 * (size_t)b;
-                        int32_t a0, a1;
-                        memcpy(&a0, xb + 4 * k, 4);
-                        memcpy(&a1, xb + 16 + 4 * k, 4);
-                        acc[i] = JN_PK_DOT(acc[i], lo, _mm256_set1_epi32(a0));
-                        acc[i] = JN_PK_DOT(acc[i], hi, _mm256_set1_epi32(a1));
-                    }
-                }
-            } else {
-                for (int k = 0; k < 8; k++) {
-                    __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
+            for (int i = 0; i < mr; i++)
+                acc[i] = _mm256_set1_epi32(JN_PK_VNNI ? pk_load_i32(xq + (size_t)i * xs + cofs + 4 * (size_t)b) : 0);
+            for (int k = 0; k < 8; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
 #if !JN_PK_VNNI
-                    const __m256i ws = _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)); /* signed q */
-                    const __m256i wu = _mm256_sign_epi8(ws, ws);                          /* |q| */
+                const __m256i ws = _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)); /* signed q */
+                const __m256i wu = _mm256_sign_epi8(ws, ws);                          /* |q| */
 #endif
-                    for (int i = 0; i < mr; i++) {
-                        int32_t a0;
-                        memcpy(&a0, xq + (size_t)i * xs + 32 * (size_t)b + 4 * k, 4);
+                for (int i = 0; i < mr; i++) {
+                    const __m256i xb = _mm256_set1_epi32(pk_load_i32(xq + (size_t)i * xs + 32 * (size_t)b + 4 * k));
 #if JN_PK_VNNI
-                        acc[i] = JN_PK_DOT(acc[i], v, _mm256_set1_epi32(a0));
+                    acc[i] = JN_PK_DOT(acc[i], v, xb);
 #else
-                        acc[i] = JN_PK_DOT(acc[i], wu, _mm256_sign_epi8(_mm256_set1_epi32(a0), ws));
+                    acc[i] = JN_PK_DOT(acc[i], wu, _mm256_sign_epi8(xb, ws));
 #endif
-                    }
                 }
             }
         }
