@@ -30,6 +30,7 @@ JN_PK_INLINE void JN_PK_MK(const int mr, const int q4, const uint8_t *xq, size_t
             for (int o = 0; o < gb; o += 64) _mm_prefetch((const char *)blk + 2048 + o, _MM_HINT_T0);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * half)));
         const uint8_t *qw = blk + 2 * JN_PACK_ROWS + 32 * half;
+        const uint8_t *corr = xq + cofs + 4 * (size_t)b; /* row 0's corr of block b */
         __m256i acc[MR256];
         if (q4) {
             /* VNNI: sum[] is the s32 sum, started at corr. Plain AVX2: maddubs gives s16 pair sums
@@ -37,7 +38,7 @@ JN_PK_INLINE void JN_PK_MK(const int mr, const int q4, const uint8_t *xq, size_t
              * one madd to s32 per block instead of one per product. */
             __m256i sum[MR256];
             for (int i = 0; i < mr; i++)
-                sum[i] = JN_PK_VNNI ? _mm256_set1_epi32(pk_load_i32(xq + (size_t)i * xs + cofs + 4 * (size_t)b))
+                sum[i] = JN_PK_VNNI ? _mm256_set1_epi32(pk_load_i32(corr + (size_t)i * xs))
                                     : _mm256_setzero_si256();
             for (int k = 0; k < 4; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
@@ -50,11 +51,11 @@ JN_PK_INLINE void JN_PK_MK(const int mr, const int q4, const uint8_t *xq, size_t
             }
             for (int i = 0; i < mr; i++)
                 acc[i] = JN_PK_VNNI ? sum[i]
-                                    : _mm256_add_epi32(_mm256_set1_epi32(pk_load_i32(xq + (size_t)i * xs + cofs + 4 * (size_t)b)),
+                                    : _mm256_add_epi32(_mm256_set1_epi32(pk_load_i32(corr + (size_t)i * xs)),
                                                        _mm256_madd_epi16(sum[i], _mm256_set1_epi16(1)));
         } else {
             for (int i = 0; i < mr; i++)
-                acc[i] = _mm256_set1_epi32(JN_PK_VNNI ? pk_load_i32(xq + (size_t)i * xs + cofs + 4 * (size_t)b) : 0);
+                acc[i] = _mm256_set1_epi32(JN_PK_VNNI ? pk_load_i32(corr + (size_t)i * xs) : 0);
             for (int k = 0; k < 8; k++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(qw + 64 * k));
 #if !JN_PK_VNNI
