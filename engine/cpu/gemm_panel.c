@@ -4,11 +4,12 @@
  *
  * Why this design:
  *  - Broadcast GEMM over packed weight panels: W (f32/f16/bf16, row-major as in the file) is
- *    converted into f32 panels of PANEL_N = 64 columns, K-major ([K][64]), so a micro-kernel keeps
- *    6 rows × 64 columns of accumulators (24 zmm on AVX-512, 12 ymm per 16-column quarter on
- *    AVX2) and does one broadcast of x and 4 vector loads of W per k: all FMA slots, no
- *    horizontal sums (bench_ops --what gemm: 290-320 GFLOP/s of the 430-460 peak of a 2-core Xeon
- *    on SigLIP's fc1, against 170-180 for matmul.c's dot-product tiles).
+ *    converted into f32 panels of PANEL_N = 64 columns, K-major ([K][64] for AVX-512, four
+ *    contiguous [K][16] quarters for AVX2), so a micro-kernel keeps 6 rows × 64 columns of
+ *    accumulators (24 zmm on AVX-512, 12 ymm per 16-column quarter on AVX2) and does one
+ *    broadcast of x and 4 (2) vector loads of W per k: all FMA slots, no horizontal sums
+ *    (bench_ops --what gemm: 290-320 GFLOP/s of the 430-460 peak of a 2-core Xeon on SigLIP's
+ *    fc1, against 170-180 for matmul.c's dot-product tiles; 80-85 of 96 on one Zen 3 core).
  *  - A task is (a group of up to 2 panels = 128 output columns) × (a chunk of rows, all of M
  *    when there are enough column groups to share out). The thread packs its group into its own
  *    scratch (2·K·64 floats: 0.5 MB for K = 1024) and keeps it for the next task of the same
@@ -54,12 +55,21 @@ typedef struct gp_ctx {
     int taps, cin;       /* K = taps · cin; x order k = tap · cin + ci, W order ci · taps + tap */
     int kc, n_kc;        /* ci per K block, blocks per tap */
     int n_panels, n_groups;
+    int subw;            /* sub-panel width: 64 (AVX-512: one [K][64] panel) or 16 (AVX2, scalar) */
     int chunk_m, n_chunks; /* rows per task (a multiple of TILE_M), chunks of M */
     long n_tasks;
     atomic_long next;
 } gp_ctx;
 
 /* ------------------------------------------------------------------ packing */
+/* A panel is PANEL_N / subw sub-panels of subw columns, each K-major: column j of the panel at k
+ * is at [j / subw][k][j % subw]. AVX-512 reads a whole 64-wide row per k (subw = 64); AVX2 works on
+ * one 16-column quarter at a time and reads it as one contiguous stream (subw = 16) — with the
+ * quarters interleaved in one [K][64] panel it read one cache line per 256 bytes (measured on a Zen
+ * 3: 58% of the FMA peak against 68% for contiguous quarters). */
+static inline size_t panel_index(const gp_ctx *t, int k, int j) {
+    return ((size_t)(j / t->subw) * t->K + k) * t->subw + j % t->subw;
+}
 
 static inline float w_at(jn_dtype t, const uint8_t *row, int k) {
     if (t == JN_F32) return ((const float *)row)[k];
@@ -67,19 +77,28 @@ static inline float w_at(jn_dtype t, const uint8_t *row, int k) {
     return t == JN_F16 ? jn_f16_to_f32(h) : jn_bf16_to_f32(h);
 }
 
-/* panel p: dst[(tap·cin + ci)·64 + j] = W[64p + j][ci·taps + tap], zero past N */
+/* panel p: dst[panel_index(tap·cin + ci, j)] = W[64p + j][ci·taps + tap], zero past N */
 static void pack_panel_scalar(const gp_ctx *t, int p, float *dst) {
     for (int j = 0; j < PANEL_N; j++) {
         const int n = p * PANEL_N + j;
         if (n >= t->N) {
-            for (int k = 0; k < t->K; k++) dst[(size_t)k * PANEL_N + j] = 0.0f;
+            for (int k = 0; k < t->K; k++) dst[panel_index(t, k, j)] = 0.0f;
             continue;
         }
         const uint8_t *row = t->w + (size_t)n * t->row_bytes;
         for (int ci = 0; ci < t->cin; ci++)
             for (int tap = 0; tap < t->taps; tap++)
-                dst[((size_t)tap * t->cin + ci) * PANEL_N + j] = w_at(t->wt, row, ci * t->taps + tap);
+                dst[panel_index(t, tap * t->cin + ci, j)] = w_at(t->wt, row, ci * t->taps + tap);
     }
+}
+
+/* k0 .. K-1 of a plain (taps = 1) panel, one value at a time: the vector packers' remainder */
+static void pack_tail_k(const gp_ctx *t, int p, int k0, float *dst) {
+    for (int k = k0; k < t->K; k++)
+        for (int j = 0; j < PANEL_N; j++) {
+            const int n = p * PANEL_N + j;
+            dst[panel_index(t, k, j)] = n < t->N ? w_at(t->wt, t->w + (size_t)n * t->row_bytes, k) : 0.0f;
+        }
 }
 
 #ifdef JN_X86
@@ -129,22 +148,64 @@ __attribute__((target(JN_PANEL512_TARGET))) static void pack_panel_512(const gp_
             }
             /* r[q] now holds row k + perm(q): lanes i = W[n0 + j0 + i][k + perm(q)] */
             static const int perm[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
-            for (int q = 0; q < 16; q++) _mm512_storeu_ps(dst + (size_t)(k + perm[q]) * PANEL_N + j0, r[q]);
+            for (int q = 0; q < 16; q++) _mm512_storeu_ps(dst + panel_index(t, k + perm[q], j0), r[q]);
         }
-    for (; k < K; k++)
-        for (int j = 0; j < PANEL_N; j++) {
-            const int n = n0 + j;
-            dst[(size_t)k * PANEL_N + j] = n < t->N ? w_at(t->wt, t->w + (size_t)n * t->row_bytes, k) : 0.0f;
+    pack_tail_k(t, p, k, dst);
+}
+
+/* 8 rows × 8 k of a plain (taps = 1) weight, transposed in ymm registers, into 16-wide sub-panels */
+JN_AVX2_FN static void pack_panel_avx2(const gp_ctx *t, int p, float *dst) {
+    const int K = t->K, n0 = p * PANEL_N;
+    int k = 0;
+    for (; k + 8 <= K; k += 8)
+        for (int j0 = 0; j0 < PANEL_N; j0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) {
+                const int n = n0 + j0 + i;
+                if (n >= t->N) {
+                    r[i] = _mm256_setzero_ps();
+                    continue;
+                }
+                const uint8_t *row = t->w + (size_t)n * t->row_bytes;
+                if (t->wt == JN_F32) {
+                    r[i] = _mm256_loadu_ps((const float *)row + k);
+                } else {
+                    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
+                    r[i] = t->wt == JN_F16 ? _mm256_cvtph_ps(h)
+                                           : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+                }
+            }
+            /* 8×8 transpose: u[q] = rows 0-3 at k+q | k+q+4 (q < 4), rows 4-7 likewise in u[q+4] */
+            __m256 a[8], u[8];
+            for (int i = 0; i < 8; i += 2) {
+                a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int h = 0; h < 8; h += 4) {
+                u[h + 0] = _mm256_shuffle_ps(a[h + 0], a[h + 2], 0x44);
+                u[h + 1] = _mm256_shuffle_ps(a[h + 0], a[h + 2], 0xEE);
+                u[h + 2] = _mm256_shuffle_ps(a[h + 1], a[h + 3], 0x44);
+                u[h + 3] = _mm256_shuffle_ps(a[h + 1], a[h + 3], 0xEE);
+            }
+            for (int q = 0; q < 4; q++) {
+                _mm256_storeu_ps(dst + panel_index(t, k + q, j0), _mm256_permute2f128_ps(u[q], u[q + 4], 0x20));
+                _mm256_storeu_ps(dst + panel_index(t, k + q + 4, j0), _mm256_permute2f128_ps(u[q], u[q + 4], 0x31));
+            }
         }
+    pack_tail_k(t, p, k, dst);
 }
 #endif
 
-/* panels [p0, p1) into dst ([p1 - p0][K][PANEL_N]) */
+/* panels [p0, p1) into dst ([p1 - p0][K · PANEL_N]) */
 static void pack_group(const gp_ctx *t, int p0, int p1, float *dst) {
     for (int p = p0; p < p1; p++, dst += (size_t)t->K * PANEL_N) {
 #ifdef JN_X86
-        if (t->c->isa == JN_ISA_AVX512 && t->taps == 1) {
+        if (t->taps == 1 && t->c->isa == JN_ISA_AVX512) {
             pack_panel_512(t, p, dst);
+            continue;
+        }
+        if (t->taps == 1 && t->c->avx2) {
+            pack_panel_avx2(t, p, dst);
             continue;
         }
 #endif
@@ -153,37 +214,48 @@ static void pack_group(const gp_ctx *t, int p0, int p1, float *dst) {
 }
 
 /* ------------------------------------------------------------------ micro-kernels */
-/* y[i, 0:nv] (+)= Σ_k xr[i][k] · panel[k][0:nv] for i < mr, k < kc, in K order. first: start from
- * 0 instead of y; bias (last block only): added after the sum. */
+/* y[i, 0:nv] (+)= Σ_k xr[i][k] · W[k][0:nv] for i < mr, k < kc, in K order, where panel is the
+ * panel's first sub-panel at this K block and qstride the floats from one sub-panel to the next.
+ * first: start from 0 instead of y; bias (last block only): added after the sum. */
 
-static void mk_scalar(int mr, const float *const *xr, const float *panel, int kc, float *y, size_t ldy, int nv,
-                      int first, const float *bias) {
+#define SUBW_NARROW 16 /* the sub-panel width of the AVX2 and scalar kernels */
+
+static void mk_scalar(int mr, const float *const *xr, const float *panel, size_t qstride, int kc, float *y,
+                      size_t ldy, int nv, int first, const float *bias) {
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nv; j++) {
+            const float *wj = panel + (size_t)(j / SUBW_NARROW) * qstride + j % SUBW_NARROW;
             float acc = first ? 0.0f : y[(size_t)i * ldy + j];
-            for (int k = 0; k < kc; k++) acc = fmaf(xr[i][k], panel[(size_t)k * PANEL_N + j], acc);
+            for (int k = 0; k < kc; k++) acc = fmaf(xr[i][k], wj[(size_t)k * SUBW_NARROW], acc);
             y[(size_t)i * ldy + j] = bias ? acc + bias[j] : acc;
         }
 }
 
 #ifdef JN_X86
-/* AVX2: 6 rows × one 16-column quarter of the panel (col0 = 0, 16, 32, 48) */
-JN_AVX2_INLINE void mk2_body(const int mr, const float *const *xr, const float *panel, int kc, float *y, size_t ldy,
+/* AVX2: 6 rows × one 16-column sub-panel ([kc][16], contiguous), 12 accumulators. Plain loads and
+ * stores of y for a full sub-panel: vmaskmovps stores are microcoded on Zen (~10% of the kernel). */
+JN_AVX2_INLINE void mk2_body(const int mr, const float *const *xr, const float *sub, int kc, float *y, size_t ldy,
                              int nv, int first, const float *bias) {
     __m256 acc[TILE_M][2];
+    const int full = nv >= 16;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), lane);
     for (int i = 0; i < mr; i++) {
+        float *yi = y + (size_t)i * ldy;
         if (first) {
             acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+        } else if (full) {
+            acc[i][0] = _mm256_loadu_ps(yi);
+            acc[i][1] = _mm256_loadu_ps(yi + 8);
         } else {
-            acc[i][0] = _mm256_maskload_ps(y + (size_t)i * ldy, m0);
-            acc[i][1] = _mm256_maskload_ps(y + (size_t)i * ldy + 8, m1);
+            acc[i][0] = _mm256_maskload_ps(yi, m0);
+            acc[i][1] = _mm256_maskload_ps(yi + 8, m1);
         }
     }
     for (int k = 0; k < kc; k++) {
-        const __m256 w0 = _mm256_loadu_ps(panel + (size_t)k * PANEL_N), w1 = _mm256_loadu_ps(panel + (size_t)k * PANEL_N + 8);
+        const __m256 w0 = _mm256_loadu_ps(sub + (size_t)k * SUBW_NARROW);
+        const __m256 w1 = _mm256_loadu_ps(sub + (size_t)k * SUBW_NARROW + 8);
         for (int i = 0; i < mr; i++) {
             const __m256 xb = _mm256_broadcast_ss(xr[i] + k);
             acc[i][0] = _mm256_fmadd_ps(xb, w0, acc[i][0]);
@@ -198,18 +270,25 @@ JN_AVX2_INLINE void mk2_body(const int mr, const float *const *xr, const float *
         }
     }
     for (int i = 0; i < mr; i++) {
-        _mm256_maskstore_ps(y + (size_t)i * ldy, m0, acc[i][0]);
-        _mm256_maskstore_ps(y + (size_t)i * ldy + 8, m1, acc[i][1]);
+        float *yi = y + (size_t)i * ldy;
+        if (full) {
+            _mm256_storeu_ps(yi, acc[i][0]);
+            _mm256_storeu_ps(yi + 8, acc[i][1]);
+        } else {
+            _mm256_maskstore_ps(yi, m0, acc[i][0]);
+            _mm256_maskstore_ps(yi + 8, m1, acc[i][1]);
+        }
     }
 }
 
-JN_AVX2_FN static void mk_avx2(int mr, const float *const *xr, const float *panel, int kc, float *y, size_t ldy, int nv,
-                               int first, const float *bias) {
-    for (int q = 0; q < PANEL_N && q < nv; q += 16) {
+JN_AVX2_FN static void mk_avx2(int mr, const float *const *xr, const float *panel, size_t qstride, int kc, float *y,
+                               size_t ldy, int nv, int first, const float *bias) {
+    for (int q = 0; q < PANEL_N && q < nv; q += SUBW_NARROW) {
         const float *bq = bias ? bias + q : NULL;
+        const float *sub = panel + (size_t)(q / SUBW_NARROW) * qstride;
         switch (mr) {
 #define JN_MK2(r) \
-    case r: mk2_body(r, xr, panel + q, kc, y + q, ldy, nv - q, first, bq); break
+    case r: mk2_body(r, xr, sub, kc, y + q, ldy, nv - q, first, bq); break
             JN_MK2(1); JN_MK2(2); JN_MK2(3); JN_MK2(4); JN_MK2(5); JN_MK2(6);
 #undef JN_MK2
             default: break;
@@ -252,8 +331,10 @@ JN_512_INLINE void mk512_body(const int mr, const float *const *xr, const float 
         for (int j = 0; j < 4; j++) _mm512_mask_storeu_ps(y + (size_t)i * ldy + 16 * j, m[j], acc[i][j]);
 }
 
-__attribute__((target(JN_PANEL512_TARGET))) static void mk_512(int mr, const float *const *xr, const float *panel, int kc,
-                                                             float *y, size_t ldy, int nv, int first, const float *bias) {
+__attribute__((target(JN_PANEL512_TARGET))) static void mk_512(int mr, const float *const *xr, const float *panel,
+                                                             size_t qstride, int kc, float *y, size_t ldy, int nv,
+                                                             int first, const float *bias) {
+    (void)qstride; /* one 64-wide sub-panel */
     switch (mr) {
 #define JN_MK512(r) \
     case r: mk512_body(r, xr, panel, kc, y, ldy, nv, first, bias); break
@@ -264,8 +345,8 @@ __attribute__((target(JN_PANEL512_TARGET))) static void mk_512(int mr, const flo
 }
 #endif
 
-typedef void (*gp_kernel)(int mr, const float *const *xr, const float *panel, int kc, float *y, size_t ldy, int nv,
-                          int first, const float *bias);
+typedef void (*gp_kernel)(int mr, const float *const *xr, const float *panel, size_t qstride, int kc, float *y,
+                          size_t ldy, int nv, int first, const float *bias);
 
 /* ------------------------------------------------------------------ tasks */
 
@@ -314,8 +395,8 @@ static void gemm_task(void *arg, int ith, int nth) {
                 x_rows(t, m, mr, tap, ci0, xr);
                 for (int p = p0; p < p1; p++) {
                     const int n = p * PANEL_N, nv = imin(PANEL_N, t->N - n);
-                    const float *panel = panels + ((size_t)(p - p0) * t->K + k0) * PANEL_N;
-                    mk(mr, xr, panel, kc, t->y + (size_t)m * t->N + n, (size_t)t->N, nv, first,
+                    const float *panel = panels + (size_t)(p - p0) * t->K * PANEL_N + k0 * t->subw;
+                    mk(mr, xr, panel, (size_t)t->K * t->subw, kc, t->y + (size_t)m * t->N + n, (size_t)t->N, nv, first,
                        last && t->bias ? t->bias + n : NULL);
                 }
             }
@@ -344,6 +425,7 @@ void jn_cpu_gemm_panel(jn_cpu *c, float *y, const jn_gemm_x *x, int M, const jn_
     t.n_kc = (t.cin + KC_MAX - 1) / KC_MAX;
     t.kc = (t.cin + t.n_kc - 1) / t.n_kc; /* equal blocks */
     t.n_panels = (t.N + PANEL_N - 1) / PANEL_N;
+    t.subw = c->isa == JN_ISA_AVX512 ? PANEL_N : SUBW_NARROW;
     t.n_groups = (t.n_panels + TASK_PANELS - 1) / TASK_PANELS;
     /* enough tasks for the threads to balance (~4 each), rows split only when the groups are few */
     const int want = 4 * c->nth;
