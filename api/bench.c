@@ -50,6 +50,8 @@ static jn_status bench_text(janus_session *sess, const janus_bench_params *p, ja
     janus_model *m = sess->m;
     jn_backend *be = sess->be;
     int E = m->lm_hp.n_embd, V = m->lm_hp.n_vocab, T = p->prefill_tokens, D = p->decode_tokens;
+    jn_status st0 = janus_model_need_text_head(m, err);
+    if (st0) return st0;
     jn_lm_session *ls = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, 1, T + D, T, m->kv_type, err);
     float *x = be->alloc(be, (size_t)T * E * sizeof(float));
     float *h = be->alloc(be, (size_t)E * sizeof(float));

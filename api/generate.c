@@ -473,6 +473,14 @@ fail: /* a backend failure leaves no request in a usable state */
     return st;
 }
 
+int janus_gen_batch_release_memory(janus_gen_batch *b, janus_error *perr) {
+    jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
+    const int live = janus_gen_batch_n_live(b);
+    if (live) return jn_fail(err, JN_ERR_USAGE, "%d generation requests are still running", live);
+    batch_free_buffers(b);
+    return JN_OK;
+}
+
 int janus_gen_batch_take_tokens(janus_gen_batch *b, int id, int32_t **tokens, int *n_images, janus_error *perr) {
     jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     if (id < 0 || id >= b->n_reqs || b->reqs[id].state < 0) return jn_fail(err, JN_ERR_USAGE, "unknown request %d", id);

@@ -6,6 +6,7 @@
 
 #include "janus.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "engine/backend.h"
@@ -33,6 +34,10 @@ struct janus_model {
     jn_gguf *gguf;
     jn_wstore *store;
     jn_backend *be;     /* uploads the weights (device copies on CUDA); sessions compute with their own */
+    /* The text LM head ([n_vocab, n_embd], 118 MB packed at q4_0 for 1B) is uploaded on the first
+     * use of text answers (janus_model_need_text_head): image generation never reads it. */
+    pthread_mutex_t head_mu;
+    int text_head_ready; /* under head_mu */
     jn_lm_hparams lm_hp;
     jn_lm_weights lm_w;
     jn_gen_hparams gen_hp;
@@ -45,6 +50,10 @@ struct janus_model {
     jn_chat_template prompt; /* decoder/chat_template.h */
     jn_image_cfg image;      /* vision/preprocess.h */
 };
+
+/* Uploads the text LM head if no session has yet (thread-safe); every caller of jn_lm_logits on
+ * the model's weights calls it first. */
+jn_status janus_model_need_text_head(janus_model *m, jn_error *err);
 
 /* Side of the generated image-token grid (official generate(): 384 px / patch 16 = 24, 576 tokens);
  * janus.h documents 576 ids per image for generation, teacher tokens and decoding. */

@@ -345,6 +345,10 @@ int janus_gen_batch_cancel(janus_gen_batch *b, int id);
 int janus_gen_batch_state(const janus_gen_batch *b, int id, int *steps_done);
 int janus_gen_batch_n_live(const janus_gen_batch *b);
 int janus_gen_batch_free_rows(const janus_gen_batch *b);
+/* Frees the batch's K/V cache and step buffers while no request is running (a 1B batch of one
+ * image holds ~240 MB of cache), e.g. before the last VQ decodes; the next add re-creates them.
+ * JANUS_ERR_USAGE while requests run. Finished requests keep their tokens. */
+int janus_gen_batch_release_memory(janus_gen_batch *b, janus_error *err);
 /* Moves out the image tokens [n_images, 576] of a finished request (malloc'ed; the request is
  * then forgotten). */
 int janus_gen_batch_take_tokens(janus_gen_batch *b, int id, int32_t **tokens, int *n_images, janus_error *err);

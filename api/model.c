@@ -93,6 +93,12 @@ static jn_status load_tokenizer(janus_model *m, jn_error *err) {
     return JN_OK;
 }
 
+/* the text LM head waits for its first use (janus_model_need_text_head) unless it is also the
+ * token embedding (tied weights), which every path reads */
+static int is_lazy_text_head(const janus_model *m, const jn_weight *w) {
+    return w == m->lm_w.lm_head && w != m->lm_w.tok_embd;
+}
+
 janus_model *janus_model_load(const char *gguf_path, const janus_load_params *params, janus_error *perr) {
     jn_error local_err, *err = JN_ERR_OR_LOCAL(perr, local_err);
     janus_load_params defaults = janus_load_default_params();
@@ -106,6 +112,7 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
         jn_fail(err, JN_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&m->head_mu, NULL);
     m->verbose = p->verbose;
     m->n_threads = p->n_threads;
     m->kv_type = JN_F16;
@@ -140,8 +147,12 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     /* one thread: this instance only uploads weights; sessions bring their own pools */
     m->be = janus_backend_create(p->backend, 1, err);
     if (!m->be) { st = err ? err->code : JN_ERR_RUNTIME; goto fail; }
-    for (int64_t i = 0; i < jn_wstore_count(m->store); i++)
-        if ((st = m->be->weight_upload(m->be, jn_wstore_at(m->store, i), err))) goto fail;
+    for (int64_t i = 0; i < jn_wstore_count(m->store); i++) {
+        jn_weight *w = jn_wstore_at(m->store, i);
+        if (is_lazy_text_head(m, w)) continue;
+        if ((st = m->be->weight_upload(m->be, w, err))) goto fail;
+    }
+    m->text_head_ready = !m->lm_w.lm_head || !is_lazy_text_head(m, m->lm_w.lm_head);
     return m;
 fail:
     if (err && st) err->code = st;
@@ -163,8 +174,20 @@ void janus_model_free(janus_model *m) {
     jn_keys_free(jn_chat_keys, jn_chat_n_keys, &m->prompt);
     jn_wstore_free(m->store);
     jn_gguf_close(m->gguf);
+    pthread_mutex_destroy(&m->head_mu);
     free(m->path);
     free(m);
+}
+
+jn_status janus_model_need_text_head(janus_model *m, jn_error *err) {
+    jn_status st = JN_OK;
+    pthread_mutex_lock(&m->head_mu);
+    if (!m->text_head_ready) {
+        st = m->be->weight_upload(m->be, m->lm_w.lm_head, err);
+        m->text_head_ready = st == JN_OK;
+    }
+    pthread_mutex_unlock(&m->head_mu);
+    return st;
 }
 
 janus_tokenizer *janus_model_tokenizer(janus_model *m) { return &m->tokenizer; }

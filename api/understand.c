@@ -234,6 +234,10 @@ static jn_status text_engine_init(text_engine *te, janus_session *s, int n_slots
         memset(te, 0, sizeof *te);
         return st0;
     }
+    if ((st0 = janus_model_need_text_head(m, err))) {
+        memset(te, 0, sizeof *te);
+        return st0;
+    }
     te->lm = jn_lm_session_create(s->be, &m->lm_hp, &m->lm_w, n_slots, n_ctx, te->n_tok_max, m->kv_type, err);
     if (!te->lm) {
         jn_status st = err->code ? err->code : JN_ERR_NOMEM;

@@ -410,6 +410,9 @@ static int run_generation(gen_run *r, janus_gen_params gp, int batch) {
         for (int i = 0; i < n_q;) {
             int stt = janus_gen_batch_state(r->b, q[i].id, NULL);
             if (stt == JANUS_GEN_RUNNING) { i++; continue; }
+            /* nothing left to generate: the K/V cache goes before the VQ decodes need their memory */
+            if (next_unit >= r->n_units && janus_gen_batch_n_live(r->b) == 0 &&
+                janus_gen_batch_release_memory(r->b, &err)) { rc = cli_fail(r->cmd, &err); goto out; }
             if ((rc = finish_request(r, &q[i]))) goto out;
             memmove(&q[i], &q[i + 1], (size_t)(--n_q - i) * sizeof *q); /* keep the order: images in order */
         }

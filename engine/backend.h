@@ -214,6 +214,9 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err);
 jn_backend *jn_backend_cuda_create(int device, jn_error *err);
 /* 1 if this build contains the CUDA backend and a device is present. */
 int jn_backend_cuda_available(void);
+/* Loads the CUDA backend's run-time libraries (cuBLAS, cuBLASLt; no device needed): JN_OK, or
+ * JN_ERR_USAGE in a build without CUDA, or JN_ERR_RUNTIME naming the library or entry point missing. */
+jn_status jn_backend_cuda_load_libraries(jn_error *err);
 /* CUDA ops return void and run asynchronously: the first failing CUDA/cuBLAS call is kept in the
  * backend (sticky). Returns JN_OK if none failed (and for any non-cuda backend), else records
  * "cuda device N: file:line: statement failed: reason" in err and returns its status. Call it

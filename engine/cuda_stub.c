@@ -11,6 +11,10 @@ jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
 
 int jn_backend_cuda_available(void) { return 0; }
 
+jn_status jn_backend_cuda_load_libraries(jn_error *err) {
+    return jn_fail(err, JN_ERR_USAGE, "this janus was built without CUDA");
+}
+
 jn_status jn_backend_cuda_last_error(jn_backend *be, jn_error *err) {
     (void)be;
     (void)err;

@@ -214,6 +214,7 @@ static void text_only(janus_model *m) {
     free(mine);
     jn_backend *be = m->be;
     int E = m->lm_hp.n_embd, V = m->lm_hp.n_vocab;
+    TU_CHECK(janus_model_need_text_head(m, &err) == JN_OK, "text head: %s", err.msg);
     jn_lm_session *ls = jn_lm_session_create(be, &m->lm_hp, &m->lm_w, 1, (int)T, (int)T, m->kv_type, &err);
     float *x = be->alloc(be, T * E * sizeof(float)), *h = be->alloc(be, T * E * sizeof(float));
     float *lg = be->alloc(be, T * V * sizeof(float)), *host = malloc(T * V * sizeof(float));

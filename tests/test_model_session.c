@@ -281,11 +281,22 @@ static void test_gen_batch(void) {
             id2 = janus_gen_batch_add(b, &g2, &err);
             TU_CHECK(id2 >= 0, "%s", err.msg);
             live = janus_gen_batch_n_live(b);
+            TU_CHECK(janus_gen_batch_release_memory(b, &err) == JANUS_ERR_USAGE, "released the cache of live requests");
         }
     }
-    int32_t *t1 = NULL, *t2 = NULL;
+    /* the cache goes once nothing runs; finished requests keep their tokens, and the batch works again */
+    TU_CHECK(janus_gen_batch_release_memory(b, &err) == 0, "%s", err.msg);
+    TU_CHECK(janus_gen_batch_step(b, &err) == 0, "a step of an empty, released batch: %s", err.msg);
+    int32_t *t1 = NULL, *t2 = NULL, *t1_again = NULL;
     TU_CHECK(janus_gen_batch_take_tokens(b, id1, &t1, NULL, &err) == 0, "%s", err.msg);
     TU_CHECK(janus_gen_batch_take_tokens(b, id2, &t2, NULL, &err) == 0, "%s", err.msg);
+    int id3 = janus_gen_batch_add(b, &g1, &err);
+    TU_CHECK(id3 >= 0, "add after release: %s", err.msg);
+    for (live = 1; live > 0;) live = janus_gen_batch_step(b, &err);
+    TU_CHECK(live == 0 && janus_gen_batch_take_tokens(b, id3, &t1_again, NULL, &err) == 0, "%s", err.msg);
+    TU_CHECK(t1 && t1_again && !memcmp(t1, t1_again, 2 * N_STEPS * sizeof(int32_t)),
+             "a request after release_memory differs from the same request before");
+    free(t1_again);
     janus_gen_params g1b = g1;
     int32_t *want1 = NULL, *want2 = NULL;
     TU_CHECK(janus_generate(model, &g1b, NULL, &want1, &err) == 0, "%s", err.msg);

@@ -349,8 +349,8 @@ static void cu_destroy(jn_backend *be) {
         for (int i = 0; i < JN_BACKEND_GRAPH_SLOTS; i++)
             if (c->graphs[i]) cudaGraphExecDestroy(c->graphs[i]);
         if (c->scalars) cudaFree(c->scalars);
-        if (c->lt) cublasLtDestroy(c->lt);
-        if (c->cublas) cublasDestroy(c->cublas);
+        if (c->lt) JN_BLAS(cublasLtDestroy)(c->lt);
+        if (c->cublas) JN_BLAS(cublasDestroy)(c->cublas);
         if (c->stream) cudaStreamDestroy(c->stream);
         free(c);
     }
@@ -411,7 +411,13 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         (void)cudaGetLastError();
         c->n_sm = 1;
     }
-    cublasStatus_t s = cublasCreate(&c->cublas);
+    const char *blas_why = jn_cublas_load();
+    if (blas_why) {
+        jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cuBLAS is needed by the CUDA backend: %s", device, blas_why);
+        cu_destroy(be);
+        return NULL;
+    }
+    cublasStatus_t s = JN_BLAS(cublasCreate)(&c->cublas);
     if (s != CUBLAS_STATUS_SUCCESS) {
         c->cublas = NULL;
         jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cublasCreate failed: %s", device, jn_cublas_status_str(s));
@@ -419,8 +425,8 @@ extern "C" jn_backend *jn_backend_cuda_create(int device, jn_error *err) {
         return NULL;
     }
     /* FP32 accuracy: no TF32 tensor-op downgrade for SGEMM (see matmul.cu) */
-    if ((s = cublasSetStream(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS ||
-        (s = cublasSetMathMode(c->cublas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
+    if ((s = JN_BLAS(cublasSetStream)(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS ||
+        (s = JN_BLAS(cublasSetMathMode)(c->cublas, CUBLAS_PEDANTIC_MATH)) != CUBLAS_STATUS_SUCCESS) {
         jn_fail(err, JN_ERR_RUNTIME, "cuda device %d: cuBLAS setup failed: %s", device, jn_cublas_status_str(s));
         cu_destroy(be);
         return NULL;

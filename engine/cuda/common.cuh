@@ -87,6 +87,26 @@ static inline int jn_cuda_check_(jn_cuda_impl *c, cudaError_t e, const char *fil
 /* After a kernel launch: catches launch-configuration errors. */
 #define JN_CUDA_LAUNCHED(c) (void)JN_CUDA_OK((c), cudaGetLastError())
 
+/* cuBLAS / cuBLASLt entry points, dlopen'ed by jn_cublas_load (cublas_dl.cu); every call goes
+ * through JN_BLAS(f). The names are those of the headers (cublas_v2.h maps some to *_v2). */
+#define JN_CUBLAS_FNS(X) X(cublasCreate) X(cublasDestroy) X(cublasSetStream) X(cublasSetMathMode) X(cublasSgemm)
+#define JN_CUBLASLT_FNS(X)                                                                                   \
+    X(cublasLtCreate) X(cublasLtDestroy) X(cublasLtMatmul) X(cublasLtMatmulAlgoGetHeuristic)                 \
+    X(cublasLtMatmulDescCreate) X(cublasLtMatmulDescDestroy) X(cublasLtMatmulDescSetAttribute)               \
+    X(cublasLtMatmulPreferenceCreate) X(cublasLtMatmulPreferenceDestroy)                                     \
+    X(cublasLtMatmulPreferenceSetAttribute) X(cublasLtMatrixLayoutCreate) X(cublasLtMatrixLayoutDestroy)
+struct jn_cublas_api {
+#define JN_CUBLAS_DECL(f) decltype(&::f) f;
+    JN_CUBLAS_FNS(JN_CUBLAS_DECL)
+    JN_CUBLASLT_FNS(JN_CUBLAS_DECL)
+#undef JN_CUBLAS_DECL
+};
+extern jn_cublas_api jn_blas;
+#define JN_BLAS(f) (jn_blas.f)
+/* Loads both libraries once per process (thread-safe): NULL when every entry point resolved,
+ * else why not (a static string naming the library or symbol). */
+extern "C" const char *jn_cublas_load(void);
+
 const char *jn_cublas_status_str(cublasStatus_t s);
 #define JN_CUBLAS_OK(c, stmt) jn_cublas_check_((c), (stmt), __FILE__, __LINE__, #stmt)
 static inline int jn_cublas_check_(jn_cuda_impl *c, cublasStatus_t s, const char *file, int line, const char *stmt) {

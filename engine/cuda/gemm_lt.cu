@@ -56,7 +56,7 @@ static size_t half_bytes(int64_t n) { return (size_t)n * 2; }
 static void lt_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const void *xh, const void *wh, int M, int N, int K,
                     cudaDataType_t dt) {
     if (c->failed || M <= 0 || N <= 0) return;
-    if (!c->lt && !JN_CUBLAS_OK(c, cublasLtCreate(&c->lt))) return;
+    if (!c->lt && !JN_CUBLAS_OK(c, JN_BLAS(cublasLtCreate)(&c->lt))) return;
     void *ws = jn_cuda_scratch(c, &c->s_ltws, JN_LT_WORKSPACE);
     if (!ws) return;
     cublasLtMatmulDesc_t op = NULL;
@@ -68,28 +68,28 @@ static void lt_gemm(jn_cuda_impl *c, float *y, int64_t ldy, const void *xh, cons
     cublasLtMatmulHeuristicResult_t h;
     int found = 0;
     /* column-major view: yᵀ[N, M] = W[N, K] · xᵀ[K, M] (W row-major [N, K] = col-major [K, N], op T) */
-    if (JN_CUBLAS_OK(c, cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F)) &&
-        JN_CUBLAS_OK(c, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &tA, sizeof tA)) &&
-        JN_CUBLAS_OK(c, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tB, sizeof tB)) &&
-        JN_CUBLAS_OK(c, cublasLtMatrixLayoutCreate(&la, dt, K, N, K)) &&
-        JN_CUBLAS_OK(c, cublasLtMatrixLayoutCreate(&lb, dt, K, M, K)) &&
-        JN_CUBLAS_OK(c, cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, N, M, ldy)) &&
-        JN_CUBLAS_OK(c, cublasLtMatmulPreferenceCreate(&pref)) &&
-        JN_CUBLAS_OK(c, cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb,
+    if (JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmulDescCreate)(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmulDescSetAttribute)(op, CUBLASLT_MATMUL_DESC_TRANSA, &tA, sizeof tA)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmulDescSetAttribute)(op, CUBLASLT_MATMUL_DESC_TRANSB, &tB, sizeof tB)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatrixLayoutCreate)(&la, dt, K, N, K)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatrixLayoutCreate)(&lb, dt, K, M, K)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatrixLayoutCreate)(&lc, CUDA_R_32F, N, M, ldy)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmulPreferenceCreate)(&pref)) &&
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmulPreferenceSetAttribute)(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb,
                                                              sizeof wsb)) &&
-        JN_CUBLAS_OK(c, cublasLtMatmulAlgoGetHeuristic(c->lt, op, la, lb, lc, lc, pref, 1, &h, &found))) {
+        JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmulAlgoGetHeuristic)(c->lt, op, la, lb, lc, lc, pref, 1, &h, &found))) {
         if (found < 1)
             jn_cuda_record(c, JN_ERR_RUNTIME, __FILE__, __LINE__, "cublasLtMatmulAlgoGetHeuristic",
                            "no cuBLASLt algorithm for this half-precision GEMM shape");
         else
-            (void)JN_CUBLAS_OK(c, cublasLtMatmul(c->lt, op, &one, wh, la, xh, lb, &zero, y, lc, y, lc, &h.algo, ws, wsb,
+            (void)JN_CUBLAS_OK(c, JN_BLAS(cublasLtMatmul)(c->lt, op, &one, wh, la, xh, lb, &zero, y, lc, y, lc, &h.algo, ws, wsb,
                                                  c->stream));
     }
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (lc) cublasLtMatrixLayoutDestroy(lc);
-    if (lb) cublasLtMatrixLayoutDestroy(lb);
-    if (la) cublasLtMatrixLayoutDestroy(la);
-    if (op) cublasLtMatmulDescDestroy(op);
+    if (pref) JN_BLAS(cublasLtMatmulPreferenceDestroy)(pref);
+    if (lc) JN_BLAS(cublasLtMatrixLayoutDestroy)(lc);
+    if (lb) JN_BLAS(cublasLtMatrixLayoutDestroy)(lb);
+    if (la) JN_BLAS(cublasLtMatrixLayoutDestroy)(la);
+    if (op) JN_BLAS(cublasLtMatmulDescDestroy)(op);
 }
 
 template <typename T>

@@ -248,7 +248,7 @@ void jn_cuda_sgemm_xwt(jn_cuda_impl *c, float *y, int64_t ldy, const float *x, c
     if (c->gemm_mode != JN_CUDA_GEMM_F32 && jn_cuda_half_gemm(c, y, ldy, x, NULL, wf, M, N, K)) return;
     const float one = 1.0f, zero = 0.0f;
     /* column-major view: yᵀ[N, M] = Wf[N, K] · xᵀ[K, M]  (Wf row-major [N,K] = col-major [K,N], op T) */
-    (void)JN_CUBLAS_OK(c, cublasSgemm(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wf, K, x, K, &zero, y,
+    (void)JN_CUBLAS_OK(c, JN_BLAS(cublasSgemm)(c->cublas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wf, K, x, K, &zero, y,
                                       (int)ldy));
 }
 
