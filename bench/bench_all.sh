@@ -59,6 +59,11 @@ for t in q4_0 q8_0; do
   JANUS_CPU_ISA=avx512 "$JANUS" bench -t 1 --steps 48 -m "$m" -n 1 --only gen 2>/dev/null | grep '^{' > "$tmp/$t.t1.json" || true
 done
 
+# what a user's `janus generate -n 1` costs end to end (its summary line: peak RSS, total time), q4_0
+echo "janus generate -n 1 q4_0 ..." >&2
+"$JANUS" generate -t "$THREADS" -m "$(ensure_gguf q4_0)" -n 1 -o "$tmp/generate.png" "a red fox in the snow" 2> "$tmp/generate.err" >/dev/null || true
+sed -n 's/.*peak RSS \([0-9]*\) MiB | total \([0-9.]*\) s.*/{"peak_rss_mib":\1,"total_s":\2}/p' "$tmp/generate.err" | tail -1 > "$tmp/q4_0.cli.json"
+
 if [ "${BENCH_7B:-0}" = 1 ]; then
   ck7="$work/janus-pro-7b-random" m7="$work/janus-pro-7b-random.q4_0.gguf"
   if [ ! -s "$m7" ]; then
@@ -174,6 +179,10 @@ for label, key, get, fmt in other:
         r = j(f"{t}.{key}.json")
         cells.append(f(get(r) if r else None, fmt))
     print(f"| {label} | {cells[0]} | {cells[1]} |")
+rc = j("q4_0.cli.json")
+if rc:
+    print(f"\n`janus generate -n 1` q4_0 (the CLI, 576 steps + VQ): {rc['total_s']:.1f} s in all, "
+          f"peak RSS {rc['peak_rss_mib']:.0f} MiB")
 r16 = j("q4_0.n16.json")
 if r16:
     print(f"\nn=16 q4_0 ({steps16} steps timed, extrapolated to 576): {r16['gen_image_s']:.1f} s per image without VQ, "

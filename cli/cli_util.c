@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,6 +197,8 @@ void cli_summary(const char *cmd, const cli_common *c, const janus_session_stats
         ADD(" | decode %ld tok %.1f tok/s", st->tokens_decoded, st->decode_s > 0 ? (double)st->tokens_decoded / st->decode_s : 0.0);
     if (st && st->gen_steps) ADD(" | %.3f s/step (%ld steps)", st->gen_s / (double)st->gen_steps, st->gen_steps);
     if (st && st->images_decoded) ADD(" | VQ decode %.2f s/image", st->vq_s / (double)st->images_decoded);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) ADD(" | peak RSS %.0f MiB", (double)ru.ru_maxrss / 1024.0); /* Linux: KiB */
     ADD(" | total %.2f s", cli_now() - c->t_start);
 #undef ADD
     fprintf(stderr, "%s\n", line);
