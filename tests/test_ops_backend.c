@@ -786,6 +786,7 @@ int main(void) {
         test_conv(7, 5, 64, 5, 1, 2, 0, t, 1);            /* 1x1 stride 2 (general path) */
         if (!q) test_conv(20, 17, 5, 3, 3, 1, 1, t, 1);  /* few output channels */
         if (!q) test_conv(5, 4, 600, 70, 3, 1, 1, t, 1); /* K blocks inside a tap, N tail */
+        if (t == JN_F16) test_conv(72, 40, 8, 130, 3, 1, 1, t, 1); /* rows split by the L2 cap on y (2880 × 128 > 512 KB) */
     }
 
     fprintf(stderr, "%d cases; worst error vs ref per class (all cpu variants%s):\n", g_cases,

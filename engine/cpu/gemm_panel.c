@@ -36,6 +36,9 @@
 #define KC_MAX 512   /* K values per block (panel block 128 KB, x micro-panel 12 KB) */
 #define TASK_PANELS 2
 #define CHUNK_M_MIN 192 /* fewest rows per task when M is split (packing a group costs ~1/CHUNK of it) */
+#ifndef CHUNK_Y_BYTES
+#define CHUNK_Y_BYTES (512 * 1024) /* most y bytes per task (~L2): its partial sums stay cached across K blocks */
+#endif
 
 #define JN_PANEL512_TARGET "avx512f,avx2,fma,f16c"
 
@@ -432,6 +435,9 @@ void jn_cpu_gemm_panel(jn_cpu *c, float *y, const jn_gemm_x *x, int M, const jn_
     int n_chunks = t.n_groups >= want ? 1 : (want + t.n_groups - 1) / t.n_groups;
     int chunk_m = (M + n_chunks - 1) / n_chunks;
     if (chunk_m < CHUNK_M_MIN) chunk_m = CHUNK_M_MIN;
+    const int group_cols = imin(t.N, TASK_PANELS * PANEL_N);
+    const int chunk_m_cache = (int)(CHUNK_Y_BYTES / ((size_t)group_cols * sizeof(float)));
+    if (t.taps * t.n_kc > 1 && chunk_m > chunk_m_cache) chunk_m = chunk_m_cache > TILE_M ? chunk_m_cache : TILE_M;
     t.chunk_m = (chunk_m + TILE_M - 1) / TILE_M * TILE_M;
     t.n_chunks = (M + t.chunk_m - 1) / t.chunk_m;
     t.n_tasks = (long)t.n_groups * t.n_chunks;
