@@ -156,15 +156,35 @@ __attribute__((target(JN_PANEL512_TARGET))) static void pack_panel_512(const gp_
     pack_tail_k(t, p, k, dst);
 }
 
-/* 8 rows × 8 k of a plain (taps = 1) weight, transposed in ymm registers, into 16-wide sub-panels */
-JN_AVX2_FN static void pack_panel_avx2(const gp_ctx *t, int p, float *dst) {
+/* 8 rows × 8 k of a weight, transposed in ymm registers, into 16-wide sub-panels. A conv weight
+ * (taps > 1: PyTorch's (ci, ky, kx) order in the row) is first put in the panels' (tap, ci) order,
+ * 8 rows at a time, as f32 in rows8 ([8][K]): sequential writes there instead of one 64-byte line
+ * per value in the panels. */
+JN_AVX2_FN static void pack_panel_avx2(const gp_ctx *t, int p, float *dst, float *rows8) {
     const int K = t->K, n0 = p * PANEL_N;
-    int k = 0;
-    for (; k + 8 <= K; k += 8)
-        for (int j0 = 0; j0 < PANEL_N; j0 += 8) {
+    const int conv = t->taps > 1;
+    for (int j0 = 0; j0 < PANEL_N; j0 += 8) {
+        if (conv)
+            for (int i = 0; i < 8; i++) {
+                const int n = n0 + j0 + i;
+                float *ri = rows8 + (size_t)i * K;
+                if (n >= t->N) {
+                    memset(ri, 0, (size_t)K * sizeof(float));
+                    continue;
+                }
+                const uint8_t *row = t->w + (size_t)n * t->row_bytes;
+                for (int tap = 0; tap < t->taps; tap++)
+                    for (int ci = 0; ci < t->cin; ci++) ri[tap * t->cin + ci] = w_at(t->wt, row, ci * t->taps + tap);
+            }
+        int k = 0;
+        for (; k + 8 <= K; k += 8) {
             __m256 r[8];
             for (int i = 0; i < 8; i++) {
                 const int n = n0 + j0 + i;
+                if (conv) {
+                    r[i] = _mm256_loadu_ps(rows8 + (size_t)i * K + k);
+                    continue;
+                }
                 if (n >= t->N) {
                     r[i] = _mm256_setzero_ps();
                     continue;
@@ -195,20 +215,26 @@ JN_AVX2_FN static void pack_panel_avx2(const gp_ctx *t, int p, float *dst) {
                 _mm256_storeu_ps(dst + panel_index(t, k + q + 4, j0), _mm256_permute2f128_ps(u[q], u[q + 4], 0x31));
             }
         }
-    pack_tail_k(t, p, k, dst);
+        for (; k < K; k++) /* K tail of these 8 columns */
+            for (int i = 0; i < 8; i++) {
+                const int n = n0 + j0 + i;
+                dst[panel_index(t, k, j0 + i)] =
+                    conv ? rows8[(size_t)i * K + k] : n < t->N ? w_at(t->wt, t->w + (size_t)n * t->row_bytes, k) : 0.0f;
+            }
+    }
 }
 #endif
 
-/* panels [p0, p1) into dst ([p1 - p0][K · PANEL_N]) */
-static void pack_group(const gp_ctx *t, int p0, int p1, float *dst) {
+/* panels [p0, p1) into dst ([p1 - p0][K · PANEL_N]); rows8: [8][K] floats of scratch */
+static void pack_group(const gp_ctx *t, int p0, int p1, float *dst, float *rows8) {
     for (int p = p0; p < p1; p++, dst += (size_t)t->K * PANEL_N) {
 #ifdef JN_X86
         if (t->taps == 1 && t->c->isa == JN_ISA_AVX512) {
             pack_panel_512(t, p, dst);
             continue;
         }
-        if (t->taps == 1 && t->c->avx2) {
-            pack_panel_avx2(t, p, dst);
+        if (t->c->avx2 && t->c->isa != JN_ISA_AVX512) {
+            pack_panel_avx2(t, p, dst, rows8);
             continue;
         }
 #endif
@@ -377,7 +403,8 @@ static void gemm_task(void *arg, int ith, int nth) {
     if (t->c->isa == JN_ISA_AVX512) mk = mk_512;
     else if (t->c->avx2) mk = mk_avx2;
 #endif
-    float *panels = (float *)t->c->tscratch[ith]; /* [TASK_PANELS][K][PANEL_N]: this thread's group */
+    float *panels = (float *)t->c->tscratch[ith]; /* [TASK_PANELS][K · PANEL_N]: this thread's group */
+    float *rows8 = panels + (size_t)TASK_PANELS * t->K * PANEL_N; /* [8][K]: pack_panel_avx2's conv rows */
     int packed_group = -1;
     const int n_blocks = t->taps * t->n_kc;
     for (;;) {
@@ -386,7 +413,7 @@ static void gemm_task(void *arg, int ith, int nth) {
         const int g = (int)(task / t->n_chunks), chunk = (int)(task % t->n_chunks);
         const int p0 = g * TASK_PANELS, p1 = imin(t->n_panels, p0 + TASK_PANELS);
         const int m0 = chunk * t->chunk_m, m1 = imin(t->M, m0 + t->chunk_m);
-        if (g != packed_group) pack_group(t, p0, p1, panels);
+        if (g != packed_group) pack_group(t, p0, p1, panels, rows8);
         packed_group = g;
         for (int blk = 0; blk < n_blocks; blk++) {
             const int tap = blk / t->n_kc, ci0 = (blk % t->n_kc) * t->kc, kc = imin(t->kc, t->cin - ci0);
@@ -442,7 +469,7 @@ void jn_cpu_gemm_panel(jn_cpu *c, float *y, const jn_gemm_x *x, int M, const jn_
     t.n_chunks = (M + t.chunk_m - 1) / t.chunk_m;
     t.n_tasks = (long)t.n_groups * t.n_chunks;
     atomic_init(&t.next, 0);
-    if (!jn_cpu_reserve(c, (size_t)TASK_PANELS * t.K * PANEL_N * sizeof(float), 0)) return;
+    if (!jn_cpu_reserve(c, ((size_t)TASK_PANELS * PANEL_N + 8) * t.K * sizeof(float), 0)) return;
     if (c->nth > 1 && t.n_tasks > 1 && (double)M * t.N * t.K >= 256.0 * 1024.0) jn_pool_run(c->pool, gemm_task, &t);
     else gemm_task(&t, 0, 1);
 }
