@@ -102,8 +102,10 @@ typedef struct janus_load_params {
     int n_threads;           /* <= 0: all cores */
     int verbose;             /* log to stderr */
     const char *kv_type;     /* LM K/V cache element type of every session: "f16" (default, NULL:
-                                half the cache memory and attention bandwidth), "bf16" or "f32"
-                                (the exact cache the official code keeps in float32) */
+                                half the cache memory and attention bandwidth), "q8_0" (ggml
+                                blocks, 0.53x the f16 bytes, for large batches; cpu backend
+                                only), "bf16" or "f32" (the exact cache the official code keeps
+                                in float32) */
 } janus_load_params;
 
 janus_load_params janus_load_default_params(void);

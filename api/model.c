@@ -118,8 +118,8 @@ janus_model *janus_model_load(const char *gguf_path, const janus_load_params *pa
     m->kv_type = JN_F16;
     if (p->kv_type && p->kv_type[0]) {
         int t = jn_dtype_from_name(p->kv_type);
-        if (t != JN_F16 && t != JN_BF16 && t != JN_F32) {
-            jn_fail(err, JN_ERR_USAGE, "KV cache type '%s' is not one of f16, bf16, f32", p->kv_type);
+        if (t != JN_F16 && t != JN_Q8_0 && t != JN_BF16 && t != JN_F32) {
+            jn_fail(err, JN_ERR_USAGE, "KV cache type '%s' is not one of f16, q8_0, bf16, f32", p->kv_type);
             free(m);
             return NULL;
         }

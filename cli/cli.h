@@ -34,8 +34,8 @@ int cli_parse_float(const char *s, float *out);
 int cli_parse_size(const char *s, size_t *out);
 /* --kv-type and --mem-limit, for the help texts of the commands that take them */
 #define CLI_HELP_MEMORY                                                                                       \
-    "      --kv-type T       K/V cache elements: f16 (half the memory and attention bandwidth), bf16, or\n" \
-    "                        f32 (the official code's exact cache) [f16]\n"                                   \
+    "      --kv-type T       K/V cache elements: f16 (half the memory and attention bandwidth), q8_0\n"   \
+    "                        (0.53x f16; cpu only), bf16, or f32 (the official code's exact cache) [f16]\n"   \
     "      --mem-limit SIZE  refuse, with the numbers, work whose K/V cache and buffers exceed SIZE\n"      \
     "                        (e.g. 6G, 512M) [the memory available to the process]\n"
 /* Progress printer for janus_progress_fn: a live bar on a terminal, sparse lines otherwise. */

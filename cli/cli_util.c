@@ -33,8 +33,8 @@ int cli_memory_opt(const char *cmd, int argc, char **argv, int *i, const char **
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     if (!strcmp(a, "--kv-type")) {
         if (!v) return -cli_usage_error(cmd, "%s needs a value", a);
-        if (strcmp(v, "f16") && strcmp(v, "bf16") && strcmp(v, "f32"))
-            return -cli_usage_error(cmd, "--kv-type must be f16, bf16 or f32, got '%s'", v);
+        if (strcmp(v, "f16") && strcmp(v, "q8_0") && strcmp(v, "bf16") && strcmp(v, "f32"))
+            return -cli_usage_error(cmd, "--kv-type must be f16, q8_0, bf16 or f32, got '%s'", v);
         *kv_type = v;
         (*i)++;
         return 1;

@@ -20,7 +20,7 @@ static void help(FILE *f) {
             "      --only LIST      comma list of vision,text,gen,vq [all]\n"
             "  -t, --threads N      CPU threads [all cores]\n"
             "      --backend NAME   auto (CUDA when built and a GPU answers, else CPU), cpu or cuda [auto]\n"
-            "      --kv-type T      K/V cache elements: f16, bf16 or f32 [f16]\n"
+            "      --kv-type T      K/V cache elements: f16, q8_0, bf16 or f32 [f16]\n"
             "  -q, --quiet          no progress\n");
 }
 

@@ -39,7 +39,7 @@ static void help(FILE *f) {
             "      --grace S            on SIGTERM, running work may finish for S seconds [30]\n"
             "  -t, --threads N          CPU threads per worker (two workers) [all cores]\n"
             "      --backend NAME       cpu or cuda [cpu]\n"
-            "      --kv-type T          K/V cache elements: f16 (half the memory), bf16 or f32 [f16]\n"
+            "      --kv-type T          K/V cache elements: f16 (half the memory), q8_0 (cpu), bf16, f32 [f16]\n"
             "      --mem-limit SIZE     per session (image and chat each): refuse, with the numbers,\n"
             "                           work whose K/V cache and buffers exceed SIZE (e.g. 6G) [available]\n"
             "  -v, --verbose            log model loading\n");

@@ -16,8 +16,8 @@ struct jn_lm_session {
     const jn_lm_hparams *hp;
     const jn_lm_weights *w;
     int n_seq_max, n_ctx, n_tok_max;
-    jn_dtype kv_type; /* JN_F32, JN_F16 or JN_BF16 */
-    size_t kv_elt;    /* bytes per cache element: 4 or 2 */
+    jn_dtype kv_type; /* JN_F32, JN_F16, JN_BF16 or JN_Q8_0 */
+    size_t kv_row;    /* bytes of one cached position of one sequence: kv_dim values of kv_type */
     int *seq_len;   /* host [n_seq_max]: cached positions of each sequence slot */
     int *slot_ids;  /* host [n_seq_max]: scratch for jn_lm_forward's identity slot list */
     size_t nbytes;
@@ -106,7 +106,9 @@ jn_status jn_lm_weights_upload(jn_backend *be, jn_lm_weights *w, const jn_lm_hpa
 
 enum { JN_LM_N_BUFFERS = 11 };
 
-static size_t kv_elt_bytes(jn_dtype kv_type) { return kv_type == JN_F32 ? sizeof(float) : 2; }
+static size_t kv_row_bytes(const jn_lm_hparams *hp, jn_dtype kv_type) {
+    return jn_row_bytes(kv_type, (int64_t)hp->n_kv_head * hp->d_head);
+}
 
 /* Bytes of each session buffer, in the order of jn_lm_session_create's table: K cache, V cache
  * ([n_layer][n_seq][n_ctx][kv_dim] kv_type elements each), then the f32 activations of n_tok_max
@@ -117,7 +119,7 @@ static int lm_buffer_sizes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, in
                  KVD = (size_t)hp->n_kv_head * hp->d_head, FF = (size_t)hp->n_ff, R = (size_t)n_tok_max;
     size_t cache = 0;
     int ok = jn_mul_ok((size_t)hp->n_layer, (size_t)n_seq_max, &cache) && jn_mul_ok(cache, (size_t)n_ctx, &cache) &&
-             jn_mul_ok(cache, KVD, &cache) && jn_mul_ok(cache, kv_elt_bytes(kv_type), &cache);
+             jn_mul_ok(cache, kv_row_bytes(hp, kv_type), &cache);
     const size_t per_row[JN_LM_N_BUFFERS - 2] = {E, E, QD, KVD, KVD, QD, E, FF, FF};
     out[0] = out[1] = cache;
     for (int i = 0; i < JN_LM_N_BUFFERS - 2; i++) ok = ok && jn_mul_ok(R * sizeof(float), per_row[i], &out[2 + i]);
@@ -136,8 +138,17 @@ size_t jn_lm_session_bytes(const jn_lm_hparams *hp, int n_seq_max, int n_ctx, in
 jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, const jn_lm_weights *w, int n_seq_max,
                                     int n_ctx, int n_tok_max, jn_dtype kv_type, jn_error *err) {
     if (check_hparams(hp, err) != JN_OK) return NULL;
-    if (kv_type != JN_F32 && kv_type != JN_F16 && kv_type != JN_BF16) {
-        jn_fail(err, JN_ERR_USAGE, "KV cache type must be f32, f16 or bf16 (got dtype %d)", (int)kv_type);
+    if (kv_type != JN_F32 && kv_type != JN_F16 && kv_type != JN_BF16 && kv_type != JN_Q8_0) {
+        jn_fail(err, JN_ERR_USAGE, "KV cache type must be f32, f16, bf16 or q8_0 (got dtype %d)", (int)kv_type);
+        return NULL;
+    }
+    if (kv_type == JN_Q8_0 && !be->kv_q8_0) {
+        jn_fail(err, JN_ERR_USAGE, "the %s backend has no q8_0 K/V cache: use --kv-type f16 (or bf16, f32)", be->name);
+        return NULL;
+    }
+    if (kv_type == JN_Q8_0 && kv_row_bytes(hp, kv_type) == 0) {
+        jn_fail(err, JN_ERR_USAGE, "a q8_0 K/V cache needs a key/value width in 32-value blocks (this LM has %d x %d)",
+                hp->n_kv_head, hp->d_head);
         return NULL;
     }
     if (n_seq_max < 1 || n_ctx < 1 || n_tok_max < 1) {
@@ -162,7 +173,7 @@ jn_lm_session *jn_lm_session_create(jn_backend *be, const jn_lm_hparams *hp, con
     s->n_ctx = n_ctx;
     s->n_tok_max = n_tok_max;
     s->kv_type = kv_type;
-    s->kv_elt = kv_elt_bytes(kv_type);
+    s->kv_row = kv_row_bytes(hp, kv_type);
     s->pos0 = calloc((size_t)n_seq_max, sizeof *s->pos0);
     s->seq_len = calloc((size_t)n_seq_max, sizeof *s->seq_len);
     s->slot_ids = calloc((size_t)n_seq_max, sizeof *s->slot_ids);
@@ -241,8 +252,8 @@ void jn_lm_seq_copy(jn_lm_session *s, int dst, int src) {
     JN_ASSERT(dst >= 0 && dst < s->n_seq_max && src >= 0 && src < s->n_seq_max);
     if (dst == src) return;
     /* byte strides */
-    const size_t KVD = (size_t)s->hp->n_kv_head * s->hp->d_head, seq_stride = (size_t)s->n_ctx * KVD * s->kv_elt;
-    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride, n = (size_t)s->seq_len[src] * KVD * s->kv_elt;
+    const size_t seq_stride = (size_t)s->n_ctx * s->kv_row;
+    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride, n = (size_t)s->seq_len[src] * s->kv_row;
     for (int l = 0; l < s->hp->n_layer && n; l++) {
         size_t off = (size_t)l * layer_stride;
         s->be->copy(s->be, s->k_cache + off + (size_t)dst * seq_stride, s->k_cache + off + (size_t)src * seq_stride, n);
@@ -253,7 +264,7 @@ void jn_lm_seq_copy(jn_lm_session *s, int dst, int src) {
 void jn_lm_seq_transfer(jn_lm_session *dst, int dst_slot, const jn_lm_session *src, int src_slot) {
     JN_ASSERT(dst->hp == src->hp && dst->be == src->be && dst->kv_type == src->kv_type && dst_slot >= 0 && dst_slot < dst->n_seq_max && src_slot >= 0 &&
               src_slot < src->n_seq_max);
-    const size_t row = (size_t)src->hp->n_kv_head * src->hp->d_head * src->kv_elt; /* bytes per position */
+    const size_t row = src->kv_row; /* bytes per position */
     const int n = src->seq_len[src_slot] < dst->n_ctx ? src->seq_len[src_slot] : dst->n_ctx;
     for (int l = 0; l < src->hp->n_layer && n > 0; l++) {
         size_t so = ((size_t)l * src->n_seq_max + (size_t)src_slot) * src->n_ctx * row;
@@ -304,8 +315,8 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
     const int E = hp->n_embd, D = hp->d_head, H = hp->n_head, KVH = hp->n_kv_head;
     const int QD = H * D, KVD = KVH * D, FF = hp->n_ff;
     const int R = n_seq * n_tok;           /* rows in this call */
-    const size_t seq_stride = (size_t)s->n_ctx * KVD;           /* elements between sequences in a layer's cache */
-    const size_t layer_stride = (size_t)s->n_seq_max * seq_stride; /* elements between layers */
+    const size_t seq_stride = (size_t)s->n_ctx * KVD;             /* elements between sequences in a layer's cache */
+    const size_t layer_bytes = (size_t)s->n_seq_max * s->n_ctx * s->kv_row; /* bytes between layers */
     const float scale = 1.0f / sqrtf((float)D);
     const int gather_last = last_only && n_tok > 1; /* last layer: only the last row of each sequence goes on */
 
@@ -318,8 +329,8 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
     for (int l = 0; l < hp->n_layer; l++) {
         const jn_lm_layer *L = &w->layers[l];
         const int last_layer = (l == hp->n_layer - 1);
-        uint8_t *kc = s->k_cache + (size_t)l * layer_stride * s->kv_elt; /* [n_seq_max][n_ctx][KVD] */
-        uint8_t *vc = s->v_cache + (size_t)l * layer_stride * s->kv_elt;
+        uint8_t *kc = s->k_cache + (size_t)l * layer_bytes; /* [n_seq_max][n_ctx][KVD] */
+        uint8_t *vc = s->v_cache + (size_t)l * layer_bytes;
 
         /* ---- attention ---- */
         be->rms_norm(be, s->xn, cur, L->attn_norm, R, E, hp->rms_eps); /* xn: [R, E] */
@@ -327,7 +338,7 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
         be->matmul(be, s->v, s->xn, L->wv, NULL, R);                    /* v: [R, KVD] */
         be->rope(be, s->k, n_seq, n_tok, KVH, D, KVD, s->pos0, hp->rope_theta);
         for (int i = 0; i < n_seq; i++) { /* append the new rows of input sequence i to its slot */
-            size_t at = ((size_t)slots[i] * seq_stride + (size_t)s->seq_len[slots[i]] * KVD) * s->kv_elt;
+            size_t at = ((size_t)slots[i] * s->n_ctx + (size_t)s->seq_len[slots[i]]) * s->kv_row;
             be->copy2d_kv(be, kc + at, s->kv_type, KVD, s->k + (size_t)i * n_tok * KVD, KVD, n_tok, KVD, NULL);
             be->copy2d_kv(be, vc + at, s->kv_type, KVD, s->v + (size_t)i * n_tok * KVD, KVD, n_tok, KVD, NULL);
         }
@@ -351,7 +362,7 @@ jn_status jn_lm_forward_slots(jn_lm_session *s, const float *x, const int *slots
         for (int i0 = 0; i0 < n_seq;) {
             int i1 = i0 + 1;
             while (i1 < n_seq && slots[i1] == slots[i1 - 1] + 1 && s->seq_len[slots[i1]] == s->seq_len[slots[i0]]) i1++;
-            const size_t kv0 = (size_t)slots[i0] * seq_stride * s->kv_elt, q0 = (size_t)i0 * nq * QD;
+            const size_t kv0 = (size_t)slots[i0] * s->n_ctx * s->kv_row, q0 = (size_t)i0 * nq * QD;
             be->attention_kv(be, s->att + q0, s->q + q0, kc + kv0, vc + kv0, s->kv_type, i1 - i0, nq,
                              s->seq_len[slots[i0]] + n_tok, H, D, QD, KVD, seq_stride, QD, 1, scale, NULL);
             i0 = i1;

@@ -59,7 +59,8 @@ typedef struct jn_lm_session jn_lm_session;
 
 /* KV cache [n_layer][n_seq_max][n_ctx][n_kv_head*d_head] for K (post-RoPE) and V, in kv_type
  * (JN_F32, or JN_F16 / JN_BF16: values rounded to nearest-even when written, half the bytes and
- * half the attention bandwidth), plus f32 activation scratch for n_tok_max rows (n_seq * n_tok per
+ * half the attention bandwidth; or JN_Q8_0 on backends with be->kv_q8_0: ggml q8_0 blocks, 0.53×
+ * the f16 bytes, kv_dim a multiple of 32), plus f32 activation scratch for n_tok_max rows (n_seq * n_tok per
  * forward call), all allocated on be up front. hp and w must outlive the session.
  * n_ctx <= hp->max_ctx. Returns NULL + err (JN_ERR_NOMEM with the byte count, or JN_ERR_USAGE for
  * bad sizes or types). */

@@ -62,6 +62,7 @@ typedef struct jn_backend jn_backend;
 struct jn_backend {
     const char *name; /* "ref", "cpu", "cuda" */
     void *impl;       /* implementation state (thread pool, cuBLAS handle, stream, scratch) */
+    int kv_q8_0;      /* 1: copy2d_kv / attention_kv take q8_0 K/V caches (ref, cpu; not cuda) */
 
     /* ---- memory ---- */
     void *(*alloc)(jn_backend *be, size_t nbytes);            /* NULL on failure; 64-byte aligned */
@@ -173,13 +174,17 @@ struct jn_backend {
                            int causal, float scale, const int32_t *dpos);
     void (*copy2d_dpos)(jn_backend *be, float *y, int ldy, const float *x, int ldx, int rows, int cols,
                         const int32_t *dpos);
-    /* Half-precision K/V caches (kv_type JN_F16 or JN_BF16; JN_F32 = the plain ops): copy2d_kv
-     * writes x[rows, cols] (f32) rounded to nearest-even into rows d .. d + rows − 1 of the cache
+    /* Compact K/V caches (kv_type JN_F16, JN_BF16, or JN_Q8_0 where be->kv_q8_0; JN_F32 = the
+     * plain ops): copy2d_kv writes x[rows, cols] (f32) rounded to nearest-even (q8_0: ggml's
+     * reference quantizer, one f16 scale per 32 values) into rows d .. d + rows − 1 of the cache
      * y (kv_type elements, row stride ldy elements; d = *dpos, 0 if NULL); attention_kv is
      * attention_dpos reading k/v as kv_type (ldkv, seq_stride in elements) and converting each
-     * value to f32 exactly; q, out and all arithmetic stay f32. Halves the cache's bytes and the
-     * bandwidth of decode attention. ref/cpu convert the visible rows to an f32 copy and run
-     * their attention (a failed allocation there writes NaN to out, as a void op can report). */
+     * value to f32 exactly; q, out and all arithmetic stay f32. Element offsets address block
+     * types through jn_elem_offset: with q8_0, cols, ldy, ldkv and seq_stride are multiples of 32
+     * (rows start on a block; a head may start inside one). f16/bf16 halve the cache's bytes and
+     * the bandwidth of decode attention, q8_0 takes 34 bytes per 32 values (0.53× f16). ref/cpu
+     * convert the visible rows to an f32 copy and run their attention (a failed allocation there
+     * writes NaN to out, as a void op can report). */
     void (*copy2d_kv)(jn_backend *be, void *y, jn_dtype kv_type, int ldy, const float *x, int ldx, int rows, int cols,
                       const int32_t *dpos);
     void (*attention_kv)(jn_backend *be, float *out, const float *q, const void *k, const void *v, jn_dtype kv_type,

@@ -220,6 +220,21 @@ void jn_to_f32_ref(jn_dtype t, const void *src, float *dst, int64_t n) {
     }
 }
 
+float jn_row_get(jn_dtype t, const void *row, size_t c) {
+    switch (t) {
+    case JN_F32: return ((const float *)row)[c];
+    case JN_F16: return jn_f16_to_f32(((const uint16_t *)row)[c]);
+    case JN_BF16: return jn_bf16_to_f32(((const uint16_t *)row)[c]);
+    case JN_Q8_0: {
+        const jn_block_q8_0 *b = (const jn_block_q8_0 *)row + c / JN_QK8_0;
+        return (float)b->qs[c % JN_QK8_0] * jn_f16_to_f32(b->d);
+    }
+    default:
+        JN_ASSERT(!"jn_row_get: unsupported dtype");
+    }
+    return 0.0f;
+}
+
 void jn_from_f32_ref(jn_dtype t, const float *src, void *dst, int64_t n) {
     switch (t) {
     case JN_F32:

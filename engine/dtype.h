@@ -80,6 +80,22 @@ void jn_to_f32_ref(jn_dtype t, const void *src, float *dst, int64_t n);
 /* Convert/quantize n f32 values to type t (ggml's reference quantizers for q8_0/q4_0). */
 void jn_from_f32_ref(jn_dtype t, const float *src, void *dst, int64_t n);
 
+/* Byte offset of element e of an array of type t: e·size for float types; for block types e
+ * must start a block (e/32 whole blocks). Row-major arrays of block types (K/V caches, weights)
+ * keep every row start block-aligned, so element offsets of rows convert this way. */
+static inline size_t jn_elem_offset(jn_dtype t, size_t e) {
+    switch (t) {
+    case JN_F32: return e * 4;
+    case JN_F16: case JN_BF16: return e * 2;
+    case JN_Q8_0: return e / JN_QK8_0 * sizeof(jn_block_q8_0);
+    case JN_Q4_0: return e / JN_QK4_0 * sizeof(jn_block_q4_0);
+    }
+    return 0;
+}
+/* Element c of a row of type t (f32, f16, bf16 or q8_0) starting at row, as f32. Exact for
+ * every type: a q8_0 value is an f16 scale times an int8, 11 + 8 significant bits. */
+float jn_row_get(jn_dtype t, const void *row, size_t c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@
  * and VQ decoding (float output and uint8 image).
  *
  * Usage: test_model_golden [f32|bf16|q8_0 [KV]] (default f32; KV: the K/V cache type, f32 by
- * default, f16 or bf16 to bound what a half cache costs against the goldens). The f32 run uses the cases.json
+ * default, f16, bf16 or q8_0 to bound what a compact cache costs against the goldens). The f32 run uses the cases.json
  * tolerances (10x the official code's own float32-vs-float64 noise). bf16 weights are exactly the
  * checkpoint's values, so the bf16 run must match as tightly as f32. q8_0 quantizes the LM-side
  * linears; its tolerances below are measured on this fixture (see the note at the table) and
@@ -54,13 +54,17 @@ static int q8_mode = 0;
 /* f16 K/V cache: floors for LM-derived outputs measured on this fixture with f32 weights (text
  * logits at all positions max_abs 2.2e-3, rel_l2 1.3e-4; last-prompt and greedy-step logits
  * 3.7e-4 / 2.9e-5; CFG logits 5.6e-3 / 2.6e-4; first cond/uncond logits 6.9e-4 / 2.6e-4) with
- * 3.5-5x margin; the greedy ids match (checked). With q8_0 the q8_0 floors dominate. */
-static int kv_half_mode = 0;
+ * 3.5-5x margin; the greedy ids match (checked). With q8_0 the q8_0 floors dominate.
+ * q8_0 K/V cache, f32 weights: measured text logits at all positions max_abs 0.068, rel_l2
+ * 3.2e-3; last-prompt / greedy-step 0.0125 / 9e-4; CFG logits 0.137 / 6.4e-3; first cond/uncond
+ * logits 0.025 / 6.6e-3 — floors with 3-8x margin; the greedy ids match. */
+static int kv_half_mode = 0, kv_q8_mode = 0;
 static tol_t tolerance(const jn_json *c, const char *sub);
 static tol_t tolerance_lm(const jn_json *c, const char *sub, int cfg) {
     tol_t t = tolerance(c, sub);
     double fa = 0, fr = 0;
     if (kv_half_mode) fa = cfg ? 0.02 : 0.01, fr = 1e-3;
+    if (kv_q8_mode) fa = cfg ? 0.4 : 0.2, fr = 0.02;
     if (q8_mode) fa = cfg ? 1.0 : 0.4, fr = cfg ? 0.07 : 0.03;
     if (t.max_abs < fa) t.max_abs = fa;
     if (t.rel_l2 < fr) t.rel_l2 = fr;
@@ -355,7 +359,8 @@ int main(int argc, char **argv) {
     const char *type = argc > 1 ? argv[1] : "f32";
     const char *kv = argc > 2 ? argv[2] : "f32";
     q8_mode = !strcmp(type, "q8_0");
-    kv_half_mode = strcmp(kv, "f32") != 0;
+    kv_q8_mode = !strcmp(kv, "q8_0");
+    kv_half_mode = strcmp(kv, "f32") != 0 && !kv_q8_mode;
     cases = load_json(G("cases.json"));
     if (getenv("JANUS_TEST_BACKEND") && !strcmp(getenv("JANUS_TEST_BACKEND"), "cuda") && !jn_backend_cuda_available()) {
         fprintf(stderr, "SKIP: no CUDA device\n");

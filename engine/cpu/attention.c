@@ -14,7 +14,9 @@
  * (Q·Kᵀ through the matmul's f16/bf16 weight path, P·V through vload8/vload16); with more, the
  * head's slices are converted while packed. Conversions are exact and every FMA sequence is the
  * f32 one, so a row equals the f32 kernel's on the converted cache bit for bit, and a decode row
- * its prefill row.
+ * its prefill row. q8_0 caches (34 bytes per 32 values: a scale times int8s, exact in f32) are
+ * read in registers by the keys-outer decode kernel (attn1_heads) for any number of sequences,
+ * and converted while packed otherwise; the same bit-for-bit property holds.
  * Scratch: per-thread QB·n_kv scores (+ 2·n_kv·d_head packed K/V), reserved before the pool
  * runs (no allocation per call in steady state). */
 #include "cpu_internal.h"
@@ -42,35 +44,20 @@ typedef struct attn_ctx {
     atomic_long next; /* next task to take */
 } attn_ctx;
 
-/* dst[j*d + c] = src row j (stride ld elements of type t) column c, as f32 (exact), j < n, c < d */
-static void pack_rows_scalar(float *dst, const void *src, jn_dtype t, size_t ld, int n, int d) {
-    const size_t es = t == JN_F32 ? 4 : 2;
+/* dst[j*d + c] = element col0 + c of row j of src (rows ld elements of type t apart, the first
+ * at src), as f32 (exact), j < n, c < d */
+static void pack_rows_scalar(float *dst, const void *src, jn_dtype t, size_t ld, int col0, int n, int d) {
+    const size_t rs = jn_elem_offset(t, ld);
     for (int j = 0; j < n; j++) {
-        const uint8_t *row = (const uint8_t *)src + (size_t)j * ld * es;
-        if (t == JN_F32) memcpy(dst + (size_t)j * d, row, (size_t)d * sizeof(float));
-        else jn_to_f32_ref(t, row, dst + (size_t)j * d, d);
+        const uint8_t *row = (const uint8_t *)src + (size_t)j * rs;
+        if (t == JN_F32) memcpy(dst + (size_t)j * d, (const float *)row + col0, (size_t)d * sizeof(float));
+        else
+            for (int c = 0; c < d; c++) dst[(size_t)j * d + c] = jn_row_get(t, row, (size_t)(col0 + c));
     }
 }
 
-#ifdef JN_X86
-JN_AVX2_FN static void pack_rows_avx2(float *dst, const void *src, jn_dtype t, size_t ld, int n, int d) {
-    if (t == JN_F32 || (d & 7)) {
-        pack_rows_scalar(dst, src, t, ld, n, d);
-        return;
-    }
-    for (int j = 0; j < n; j++) {
-        const uint16_t *row = (const uint16_t *)src + (size_t)j * ld;
-        float *o = dst + (size_t)j * d;
-        if (t == JN_F16)
-            for (int c = 0; c < d; c += 8) _mm256_storeu_ps(o + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + c))));
-        else /* bf16: the upper half of an f32 */
-            for (int c = 0; c < d; c += 8) {
-                __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + c)));
-                _mm256_storeu_ps(o + c, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
-            }
-    }
-}
-#endif
+/* element codes of the K/V the kernels read: 0 f32 (or packed), 1 f16, 2 bf16, 3 q8_0 */
+static int kv_code(jn_dtype t) { return t == JN_F32 ? 0 : t == JN_F16 ? 1 : t == JN_BF16 ? 2 : 3; }
 
 /* V element i of a cache of type vt (0 f32, 1 f16, 2 bf16), as f32 (exact) */
 static inline float vget(const int vt, const void *v, size_t i) {
@@ -91,9 +78,15 @@ static void pv_scalar(float *o, int ldo, const float *p, int ldp, const float *v
 }
 
 #ifdef JN_X86
-/* 8 values of V at element i as f32 (exact conversions) */
+/* 8 values of V at element i as f32 (exact conversions; q8_0: v is a row start, i a multiple
+ * of 8, so the 8 values share one block and its scale) */
 JN_AVX2_INLINE __m256 vload8(const int vt, const void *v, size_t i) {
     if (vt == 0) return _mm256_loadu_ps((const float *)v + i);
+    if (vt == 3) {
+        const jn_block_q8_0 *b = (const jn_block_q8_0 *)v + i / JN_QK8_0;
+        __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + i % JN_QK8_0)));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(b->d)));
+    }
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)v + i));
     if (vt == 1) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -176,6 +169,26 @@ JN_AVX2_INLINE void pv1_avx2_t(const int vt, float *o, const float *p, const voi
         float acc = 0.0f;
         for (int j = 0; j < nk; j++) acc = fmaf(p[j], vget(vt, v, (size_t)j * ldv + c), acc);
         o[c] = acc / sum;
+    }
+}
+
+/* pack_rows_scalar's result, 8 columns at a time */
+JN_AVX2_FN static void pack_rows_avx2(float *dst, const void *src, jn_dtype t, size_t ld, int col0, int n, int d) {
+    if (t == JN_F32 || (d & 7) || (col0 & 7)) {
+        pack_rows_scalar(dst, src, t, ld, col0, n, d);
+        return;
+    }
+    const int vt = kv_code(t);
+    const size_t rs = jn_elem_offset(t, ld);
+    for (int j = 0; j < n; j++) {
+        const uint8_t *row = (const uint8_t *)src + (size_t)j * rs;
+        float *o = dst + (size_t)j * d;
+        if (vt == 1)
+            for (int c = 0; c < d; c += 8) _mm256_storeu_ps(o + c, vload8(1, row, (size_t)(col0 + c)));
+        else if (vt == 2)
+            for (int c = 0; c < d; c += 8) _mm256_storeu_ps(o + c, vload8(2, row, (size_t)(col0 + c)));
+        else
+            for (int c = 0; c < d; c += 8) _mm256_storeu_ps(o + c, vload8(3, row, (size_t)(col0 + c)));
     }
 }
 
@@ -292,11 +305,11 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
  * pv1/pv_avx2 (accumulated in L1 instead of registers), so a decode row keeps its prefill row's
  * bits. S: [G][nk] scores; acc: [G·d] accumulators. */
 JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0, int G, float *S, float *acc) {
-    const int d = t->d_head, nk = t->n_kv, w = G * d;
-    const size_t es = vt == 0 ? 4 : 2, rs = (size_t)t->ldkv * es; /* element bytes, row stride */
-    const float *q = t->q + (size_t)s * t->n_q * (size_t)t->ldq + (size_t)h0 * d;
-    float *o = t->out + (size_t)s * t->n_q * (size_t)t->ldo + (size_t)h0 * d;
-    const size_t off = ((size_t)s * t->seq_stride + (size_t)h0 * d) * es;
+    const int d = t->d_head, nk = t->n_kv, w = G * d, col0 = h0 * d; /* the group's first column */
+    const size_t rs = jn_elem_offset(t->kv_type, (size_t)t->ldkv); /* row stride, bytes */
+    const float *q = t->q + (size_t)s * t->n_q * (size_t)t->ldq + (size_t)col0;
+    float *o = t->out + (size_t)s * t->n_q * (size_t)t->ldo + (size_t)col0;
+    const size_t off = jn_elem_offset(t->kv_type, (size_t)s * t->seq_stride); /* the sequence's first row */
     const char *kb = (const char *)t->k + off, *vb = (const char *)t->v + off;
     if (nk <= 0) {
         memset(o, 0, (size_t)w * sizeof(float));
@@ -307,7 +320,7 @@ JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0
         for (int g = 0; g < G; g++) {
             __m256 a = _mm256_setzero_ps();
             for (int c = 0; c < d; c += 8)
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * d + c), vload8(vt, row, (size_t)(g * d + c)), a);
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * d + c), vload8(vt, row, (size_t)(col0 + g * d + c)), a);
             S[(size_t)g * nk + j] = jn_hsum8(a);
         }
     }
@@ -320,7 +333,7 @@ JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0
             const __m256 p = _mm256_broadcast_ss(S + (size_t)g * nk + j);
             float *ag = acc + g * d;
             for (int c = 0; c < d; c += 8)
-                _mm256_storeu_ps(ag + c, _mm256_fmadd_ps(p, vload8(vt, row, (size_t)(g * d + c)), _mm256_loadu_ps(ag + c)));
+                _mm256_storeu_ps(ag + c, _mm256_fmadd_ps(p, vload8(vt, row, (size_t)(col0 + g * d + c)), _mm256_loadu_ps(ag + c)));
         }
     }
     for (int g = 0; g < G; g++) {
@@ -330,20 +343,22 @@ JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0
 }
 
 JN_AVX2_FN static void attn1_heads(const attn_ctx *t, int s, int h0, int G, float *S, float *acc) {
-    const int vt = t->kv_type == JN_F32 ? 0 : t->kv_type == JN_F16 ? 1 : 2;
+    const int vt = kv_code(t->kv_type);
     if (vt == 0) attn1_heads_t(0, t, s, h0, G, S, acc);
     else if (vt == 1) attn1_heads_t(1, t, s, h0, G, S, acc);
-    else attn1_heads_t(2, t, s, h0, G, S, acc);
+    else if (vt == 2) attn1_heads_t(2, t, s, h0, G, S, acc);
+    else attn1_heads_t(3, t, s, h0, G, S, acc);
 }
 #endif
 
 /* heads per decode task for the keys-outer kernel: the fewest groups that still give every
- * thread two tasks; 0 when it does not apply (more than one query, fewer than 4 sequences, no
- * AVX2, d_head not a multiple of 8, more than 64 heads in a group) */
-static int attn1_group(const jn_cpu *c, int n_seq, int n_q, int n_head, int d_head) {
+ * thread two tasks; 0 when it does not apply (more than one query, fewer than 4 sequences of a
+ * float cache, no AVX2, d_head not a multiple of 8, more than 64 heads in a group) */
+static int attn1_group(const jn_cpu *c, jn_dtype kv_type, int n_seq, int n_q, int n_head, int d_head) {
     /* with 1-3 sequences the per-head sweep is as fast (their caches stay in the last-level cache
-     * more often; measured with bench_ops --what attention) */
-    if (n_q != 1 || n_seq < 4 || !c->avx2 || d_head % 8 != 0) return 0;
+     * more often; measured with bench_ops --what attention); a q8_0 cache always takes this
+     * kernel (the per-head one would convert it to f32 scratch first) */
+    if (n_q != 1 || (n_seq < 4 && kv_type != JN_Q8_0) || !c->avx2 || d_head % 8 != 0) return 0;
     int groups = (2 * c->nth + n_seq - 1) / n_seq;
     if (groups > n_head) groups = n_head;
     while (n_head % groups) groups++;
@@ -371,9 +386,12 @@ static void attn1_task(void *arg, int ith, int nth) {
 }
 
 /* Whether tasks copy each head's K/V slices into f32 scratch first: many queries (L1 aliasing of
- * the strided rows), or a half cache on an instance without the AVX2 kernels that read it
- * directly (a few queries on AVX2 read f16/bf16 in registers: the cache streams at 2 bytes a value). */
-static int attn_packs(const jn_cpu *c, int n_q, jn_dtype kv_type) { return n_q > 4 || (kv_type != JN_F32 && !c->avx2); }
+ * the strided rows), a q8_0 cache (decode reads it in attn1_heads), or a half cache on an
+ * instance without the AVX2 kernels that read it directly (a few queries on AVX2 read f16/bf16 in
+ * registers: the cache streams at 2 bytes a value). */
+static int attn_packs(const jn_cpu *c, int n_q, jn_dtype kv_type) {
+    return n_q > 4 || kv_type == JN_Q8_0 || (kv_type != JN_F32 && !c->avx2);
+}
 
 static void attn_task(void *arg, int ith, int nth) {
     attn_ctx *t = (attn_ctx *)arg;
@@ -384,9 +402,7 @@ static void attn_task(void *arg, int ith, int nth) {
     float *Vp = Kp + (size_t)t->n_kv * (size_t)t->d_head;       /* [n_kv, d] packed V */
     long packed = -1;                                           /* s*n_head + h held in Kp/Vp */
     const int pack = attn_packs(t->c, t->n_q, t->kv_type);
-    const size_t es = t->kv_type == JN_F32 ? sizeof(float) : 2; /* bytes per K/V element */
-    /* element code of the K/V the kernels read: 0 f32 (or packed), 1 f16, 2 bf16 */
-    const int vt = pack || t->kv_type == JN_F32 ? 0 : t->kv_type == JN_F16 ? 1 : 2;
+    const int vt = pack ? 0 : kv_code(t->kv_type); /* what the kernels read: f32 (or packed), f16, bf16 */
     float sums[QB];
     const int n_kv = t->n_kv, d = t->d_head;
     for (;;) {
@@ -397,8 +413,11 @@ static void attn_task(void *arg, int ith, int nth) {
         int s = (int)(task / ((long)t->n_qblk * t->n_head));
         int i0 = qb * QB, nq = t->n_q - i0 < QB ? t->n_q - i0 : QB;
         const float *qp = t->q + ((size_t)s * t->n_q + i0) * (size_t)t->ldq + (size_t)h * d;
-        const size_t kv_off = ((size_t)s * t->seq_stride + (size_t)h * d) * es;
-        const void *kraw = (const uint8_t *)t->k + kv_off, *vraw = (const uint8_t *)t->v + kv_off;
+        const size_t seq_off = jn_elem_offset(t->kv_type, (size_t)s * t->seq_stride); /* the sequence's first row */
+        const uint8_t *krow = (const uint8_t *)t->k + seq_off, *vrow = (const uint8_t *)t->v + seq_off;
+        /* the head's first value when the kernels read the cache in place (never a q8_0 one) */
+        const size_t head_off = pack ? 0 : jn_elem_offset(t->kv_type, (size_t)h * d);
+        const void *kraw = krow + head_off, *vraw = vrow + head_off;
         const float *kp = (const float *)kraw, *vp = (const float *)vraw; /* read only when kv_type is f32 */
         size_t ldkv = (size_t)t->ldkv;
         float *op = t->out + ((size_t)s * t->n_q + i0) * (size_t)t->ldo + (size_t)h * d;
@@ -417,13 +436,13 @@ static void attn_task(void *arg, int ith, int nth) {
             if (key != packed) {
 #ifdef JN_X86
                 if (t->c->avx2) {
-                    pack_rows_avx2(Kp, kraw, t->kv_type, ldkv, n_kv, d);
-                    pack_rows_avx2(Vp, vraw, t->kv_type, ldkv, n_kv, d);
+                    pack_rows_avx2(Kp, krow, t->kv_type, ldkv, h * d, n_kv, d);
+                    pack_rows_avx2(Vp, vrow, t->kv_type, ldkv, h * d, n_kv, d);
                 } else
 #endif
                 {
-                    pack_rows_scalar(Kp, kraw, t->kv_type, ldkv, n_kv, d);
-                    pack_rows_scalar(Vp, vraw, t->kv_type, ldkv, n_kv, d);
+                    pack_rows_scalar(Kp, krow, t->kv_type, ldkv, h * d, n_kv, d);
+                    pack_rows_scalar(Vp, vrow, t->kv_type, ldkv, h * d, n_kv, d);
                 }
                 packed = key;
             }
@@ -474,13 +493,22 @@ void jn_cpu_attention_kv(jn_backend *be, float *out, const float *q, const void 
                          int ldo, int causal, float scale) {
     jn_cpu *c = (jn_cpu *)be->impl;
     if (n_seq <= 0 || n_q <= 0 || n_head <= 0 || d_head <= 0) return;
+    if (kv_type != JN_F32 && kv_type != JN_F16 && kv_type != JN_BF16 && kv_type != JN_Q8_0) {
+        jn_fail(&c->err, JN_ERR_USAGE, "attention_kv: K/V cache dtype %d is not f32, f16, bf16 or q8_0", (int)kv_type);
+        return;
+    }
+    if (kv_type == JN_Q8_0 && (ldkv % JN_QK8_0 || seq_stride % JN_QK8_0)) {
+        jn_fail(&c->err, JN_ERR_USAGE, "attention_kv: a q8_0 cache needs ldkv (%d) and seq_stride (%zu) in whole 32-value blocks",
+                ldkv, seq_stride);
+        return;
+    }
     attn_ctx t = {c,      out,    q,          k,     v,     kv_type, n_seq, n_q, n_kv, n_head, d_head, ldq, ldkv,
                   ldo,    causal, seq_stride, scale, (n_q + QB - 1) / QB, 0, 0};
     atomic_init(&t.next, 0);
     size_t kv = (size_t)(n_kv > 0 ? n_kv : 1);
     const int pack = attn_packs(c, n_q, kv_type);
     if (!jn_cpu_reserve(c, ((size_t)QB * kv + (pack ? 2 * kv * (size_t)d_head : 0)) * sizeof(float), 0)) return;
-    const int G = attn1_group(c, n_seq, n_q, n_head, d_head);
+    const int G = attn1_group(c, kv_type, n_seq, n_q, n_head, d_head);
     if (G) { /* decode: keys outer, G heads per task */
         if (!jn_cpu_reserve(c, ((size_t)G * kv + (size_t)G * d_head) * sizeof(float), 0)) return;
         t.heads_per_task = G;

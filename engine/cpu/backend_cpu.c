@@ -493,6 +493,18 @@ static void cpu_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, co
         cpu_copy2d(be, (float *)y + (ptrdiff_t)d * ldy, ldy, x, ldx, rows, cols);
         return;
     }
+    if (kv_type == JN_Q8_0) { /* ggml's reference quantizer (a few rows per call: not hot) */
+        jn_cpu *c = (jn_cpu *)be->impl;
+        if (cols % JN_QK8_0 || ldy % JN_QK8_0) {
+            jn_fail(&c->err, JN_ERR_USAGE, "copy2d_kv: a q8_0 cache needs cols (%d) and ldy (%d) in whole 32-value blocks",
+                    cols, ldy);
+            return;
+        }
+        for (int r = 0; r < rows; r++)
+            jn_from_f32_ref(JN_Q8_0, x + (size_t)r * ldx, (uint8_t *)y + jn_elem_offset(JN_Q8_0, (size_t)(d + r) * ldy),
+                            cols);
+        return;
+    }
     uint16_t *y0 = (uint16_t *)y + (ptrdiff_t)d * ldy;
 #ifdef JN_X86
     if (kv_type == JN_F16 && ((jn_cpu *)be->impl)->avx2) {
@@ -721,7 +733,7 @@ jn_backend *jn_backend_cpu_create(int n_threads, jn_error *err) {
     be->upsample2x = op_upsample2x;
     be->status = cpu_status;
     jn_backend_host_extra_ops(be); /* the entries of the CUDA block: sample, *_dpos, K/V, capture */
-    be->attention_kv = op_attention_kv; /* half K/V caches read natively (converted per head in L2) */
+    be->attention_kv = op_attention_kv; /* f16/bf16/q8_0 K/V caches read natively (or converted per head in L2) */
     be->copy2d_kv = op_copy2d_kv;
     return be;
 }

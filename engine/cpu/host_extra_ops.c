@@ -1,7 +1,7 @@
 /* engine/cpu/host_extra_ops.c — the entries appended to backend.h with the CUDA work, for
  * host-memory backends (ref, cpu), by composition of each backend's own ops: the *_dpos ops read
- * their delta from host memory and call rope / attention / copy2d, half K/V caches are converted
- * to an f32 copy, group_norm_silu is group_norm then silu, the step scalars live in the backend
+ * their delta from host memory and call rope / attention / copy2d, f16/bf16/q8_0 K/V caches are
+ * converted to an f32 copy, group_norm_silu is group_norm then silu, the step scalars live in the backend
  * struct, and there is no capture (capture_begin == NULL tells callers to run eagerly). One
  * implementation for both backends, so the reference semantics of those entries are these lines. */
 #include <math.h>
@@ -40,8 +40,8 @@ static void host_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, c
         return;
     }
     const int d = dpos ? *dpos : 0;
-    for (int r = 0; r < rows; r++) /* 2-byte elements */
-        jn_from_f32_ref(kv_type, x + (size_t)r * ldx, (uint8_t *)y + ((size_t)(d + r) * ldy) * 2, cols);
+    for (int r = 0; r < rows; r++)
+        jn_from_f32_ref(kv_type, x + (size_t)r * ldx, (uint8_t *)y + jn_elem_offset(kv_type, (size_t)(d + r) * ldy), cols);
 }
 
 /* k/v rows [0, n_kv + d) of every sequence converted to a packed f32 copy [n_seq, n_kv + d, n_head·d_head] */
@@ -65,9 +65,11 @@ static void host_attention_kv(jn_backend *be, float *out, const float *q, const 
     }
     for (int s = 0; s < n_seq; s++)
         for (int j = 0; j < nk; j++) {
-            size_t src = ((size_t)s * seq_stride + (size_t)j * ldkv) * 2, dst = ((size_t)s * nk + j) * w;
-            jn_to_f32_ref(kv_type, (const uint8_t *)k + src, kf + dst, w);
-            jn_to_f32_ref(kv_type, (const uint8_t *)v + src, vf + dst, w);
+            size_t src = jn_elem_offset(kv_type, (size_t)s * seq_stride + (size_t)j * ldkv), dst = ((size_t)s * nk + j) * w;
+            for (int c = 0; c < w; c++) {
+                kf[dst + c] = jn_row_get(kv_type, (const uint8_t *)k + src, (size_t)c);
+                vf[dst + c] = jn_row_get(kv_type, (const uint8_t *)v + src, (size_t)c);
+            }
         }
     be->attention(be, out, q, kf, vf, n_seq, n_q, nk, n_head, d_head, ldq, w, (size_t)nk * w, ldo, causal, scale);
     free(kf);
@@ -96,6 +98,7 @@ void jn_backend_host_extra_ops(jn_backend *be) {
     be->copy2d_dpos = host_copy2d_dpos;
     be->copy2d_kv = host_copy2d_kv;
     be->attention_kv = host_attention_kv;
+    be->kv_q8_0 = 1;
     be->group_norm_silu = host_group_norm_silu;
     be->capture_begin = NULL;
     be->capture_end = NULL;
