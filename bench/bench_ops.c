@@ -310,21 +310,22 @@ static void bench_gemm(int threads, int reps) {
 
 /* Decode attention as a generation step meets it: one query per sequence over its own cache, 8
  * layers' worth of distinct caches swept in turn (so K/V come from memory, as in a real step where
- * the weights stream in between), for a CFG pair and for 16 images (32 rows), f32 and f16 caches.
+ * the weights stream in between), for a CFG pair and for 16 images (32 rows), f32, f16 and q8_0
+ * caches.
  * Reports µs per layer and the GB/s of K/V read; compare with the machine's read bandwidth. */
 static void bench_attention(int threads, int reps) {
     static const char *isas[2] = {"avx512", "avx2"};
     const int n_head = 16, d = 128, n_kv = 330, cap = n_kv + 8, ld = n_head * d, L = 8;
-    const jn_dtype kvt[2] = {JN_F32, JN_F16};
+    const jn_dtype kvt[3] = {JN_F32, JN_F16, JN_Q8_0};
     const int rows[2] = {2, 32};
     printf("| attention decode (16 heads × 128, %d keys, %d layers' caches in turn), µs per layer (GB/s of K/V) |", n_kv, L);
     for (int ii = 0; ii < 2; ii++) printf(" %s |", isas[ii]);
     printf("\n|---|---|---|\n");
-    for (int ki = 0; ki < 2; ki++)
+    for (int ki = 0; ki < 3; ki++)
         for (int ri = 0; ri < 2; ri++) {
             const int ns = rows[ri];
-            const size_t es = kvt[ki] == JN_F32 ? 4 : 2, nkv = (size_t)ns * cap * ld;
-            printf("| %s cache, %d rows |", kvt[ki] == JN_F32 ? "f32" : "f16", ns);
+            const size_t nkv = (size_t)ns * cap * ld, kv_bytes = jn_row_bytes(kvt[ki], (int64_t)nkv);
+            printf("| %s cache, %d rows |", jn_dtype_name(kvt[ki]), ns);
             for (int ii = 0; ii < 2; ii++) {
                 jn_backend *be = make_cpu(isas[ii], threads);
                 if (!be) {
@@ -335,10 +336,10 @@ static void bench_attention(int threads, int reps) {
                 float *o = (float *)be->alloc(be, (size_t)ns * ld * sizeof(float));
                 void *k[8], *v[8];
                 for (int l = 0; l < L; l++) {
-                    k[l] = be->alloc(be, nkv * es);
-                    v[l] = be->alloc(be, nkv * es);
-                    memset(k[l], 0x3a, nkv * es); /* small finite values in either type */
-                    memset(v[l], 0x31, nkv * es);
+                    k[l] = be->alloc(be, kv_bytes);
+                    v[l] = be->alloc(be, kv_bytes);
+                    memset(k[l], 0x3a, kv_bytes); /* small finite values in every type */
+                    memset(v[l], 0x31, kv_bytes);
                 }
                 for (int i = 0; i < ns * ld; i++) q[i] = (float)((double)(rnd() >> 11) / 9007199254740992.0 - 0.5);
                 double best = 1e30;
@@ -350,7 +351,7 @@ static void bench_attention(int threads, int reps) {
                     double dt = (now_s() - t0) / L;
                     if (dt < best) best = dt;
                 }
-                double bytes = 2.0 * ns * n_kv * ld * (double)es;
+                double bytes = 2.0 * (double)jn_row_bytes(kvt[ki], (int64_t)ns * n_kv * ld);
                 printf(" %.0f (%.1f) |", best * 1e6, bytes / best / 1e9);
                 for (int l = 0; l < L; l++) {
                     be->free(be, k[l]);

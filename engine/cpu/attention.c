@@ -295,6 +295,19 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
 #endif
 
 #ifdef JN_X86
+/* n8 (1 or 4) vectors of 8 values of a K/V row at element i, as vload8 gives them (q8_0 with
+ * n8 = 4: i starts a block, whose scale is converted once for its 32 values) */
+JN_AVX2_INLINE void vload_n(const int vt, const int n8, const void *v, size_t i, __m256 *out) {
+    if (vt == 3 && n8 == 4) {
+        const jn_block_q8_0 *b = (const jn_block_q8_0 *)v + i / JN_QK8_0;
+        const __m256 sc = _mm256_set1_ps(_cvtsh_ss(b->d));
+        for (int u = 0; u < 4; u++)
+            out[u] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + 8 * u)))), sc);
+        return;
+    }
+    for (int u = 0; u < n8; u++) out[u] = vload8(vt, v, i + 8 * (size_t)u);
+}
+
 /* Decode (one query per sequence), heads h0 .. h0+G-1 of sequence s, keys in the outer loop.
  * Why: consecutive keys of one head are a cache row apart (n_head·d_head elements, 4-8 KB: a
  * page), so a head-by-head sweep reads 256-512 bytes per page and, with many sequences (whose
@@ -303,9 +316,13 @@ JN_AVX2_FN static float softmax_row_avx2(float *row, int vis, int nk, float scal
  * value for value: each score is the matmul micro-kernel's 8-lane FMA chain over d plus
  * jn_hsum8, the softmax is softmax_row_avx2, and each output column is the fma chain over j of
  * pv1/pv_avx2 (accumulated in L1 instead of registers), so a decode row keeps its prefill row's
- * bits. S: [G][nk] scores; acc: [G·d] accumulators. */
-JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0, int G, float *S, float *acc) {
-    const int d = t->d_head, nk = t->n_kv, w = G * d, col0 = h0 * d; /* the group's first column */
+ * bits. Four keys are taken at a time (four independent score chains; one accumulator load and
+ * store per four FMAs) and, when d_head is a multiple of 32, 32 columns per inner step (n8 = 4:
+ * a q8_0 block's scale once); neither changes any value's FMA order.
+ * S: [G][nk] scores; acc: [G·d] accumulators. */
+JN_AVX2_INLINE void attn1_heads_t(const int vt, const int n8, const attn_ctx *t, int s, int h0, int G, float *S,
+                                  float *acc) {
+    const int d = t->d_head, nk = t->n_kv, w = G * d, col0 = h0 * d, cw = 8 * n8; /* col0: the group's first column */
     const size_t rs = jn_elem_offset(t->kv_type, (size_t)t->ldkv); /* row stride, bytes */
     const float *q = t->q + (size_t)s * t->n_q * (size_t)t->ldq + (size_t)col0;
     float *o = t->out + (size_t)s * t->n_q * (size_t)t->ldo + (size_t)col0;
@@ -315,7 +332,25 @@ JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0
         memset(o, 0, (size_t)w * sizeof(float));
         return;
     }
-    for (int j = 0; j < nk; j++) {
+    __m256 x[4];
+    int j = 0;
+    for (; j + 4 <= nk; j += 4) {
+        const char *r[4] = {kb + (size_t)j * rs, kb + (size_t)(j + 1) * rs, kb + (size_t)(j + 2) * rs,
+                            kb + (size_t)(j + 3) * rs};
+        for (int g = 0; g < G; g++) {
+            __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int c = 0; c < d; c += cw) {
+                __m256 qv[4];
+                for (int u = 0; u < n8; u++) qv[u] = _mm256_loadu_ps(q + g * d + c + 8 * u);
+                for (int i = 0; i < 4; i++) {
+                    vload_n(vt, n8, r[i], (size_t)(col0 + g * d + c), x);
+                    for (int u = 0; u < n8; u++) a[i] = _mm256_fmadd_ps(qv[u], x[u], a[i]);
+                }
+            }
+            for (int i = 0; i < 4; i++) S[(size_t)g * nk + j + i] = jn_hsum8(a[i]);
+        }
+    }
+    for (; j < nk; j++) {
         const char *row = kb + (size_t)j * rs;
         for (int g = 0; g < G; g++) {
             __m256 a = _mm256_setzero_ps();
@@ -327,7 +362,26 @@ JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0
     float sums[64];
     for (int g = 0; g < G; g++) sums[g] = softmax_row_avx2(S + (size_t)g * nk, nk, nk, t->scale);
     for (int c = 0; c < w; c += 8) _mm256_storeu_ps(acc + c, _mm256_setzero_ps());
-    for (int j = 0; j < nk; j++) {
+    for (j = 0; j + 4 <= nk; j += 4) {
+        const char *r[4] = {vb + (size_t)j * rs, vb + (size_t)(j + 1) * rs, vb + (size_t)(j + 2) * rs,
+                            vb + (size_t)(j + 3) * rs};
+        for (int g = 0; g < G; g++) {
+            const float *sg = S + (size_t)g * nk + j;
+            const __m256 p[4] = {_mm256_broadcast_ss(sg), _mm256_broadcast_ss(sg + 1), _mm256_broadcast_ss(sg + 2),
+                                 _mm256_broadcast_ss(sg + 3)};
+            float *ag = acc + g * d;
+            for (int c = 0; c < d; c += cw) {
+                __m256 a[4];
+                for (int u = 0; u < n8; u++) a[u] = _mm256_loadu_ps(ag + c + 8 * u);
+                for (int i = 0; i < 4; i++) {
+                    vload_n(vt, n8, r[i], (size_t)(col0 + g * d + c), x);
+                    for (int u = 0; u < n8; u++) a[u] = _mm256_fmadd_ps(p[i], x[u], a[u]);
+                }
+                for (int u = 0; u < n8; u++) _mm256_storeu_ps(ag + c + 8 * u, a[u]);
+            }
+        }
+    }
+    for (; j < nk; j++) {
         const char *row = vb + (size_t)j * rs;
         for (int g = 0; g < G; g++) {
             const __m256 p = _mm256_broadcast_ss(S + (size_t)g * nk + j);
@@ -344,10 +398,17 @@ JN_AVX2_INLINE void attn1_heads_t(const int vt, const attn_ctx *t, int s, int h0
 
 JN_AVX2_FN static void attn1_heads(const attn_ctx *t, int s, int h0, int G, float *S, float *acc) {
     const int vt = kv_code(t->kv_type);
-    if (vt == 0) attn1_heads_t(0, t, s, h0, G, S, acc);
-    else if (vt == 1) attn1_heads_t(1, t, s, h0, G, S, acc);
-    else if (vt == 2) attn1_heads_t(2, t, s, h0, G, S, acc);
-    else attn1_heads_t(3, t, s, h0, G, S, acc);
+    if (t->d_head % 32 == 0) {
+        if (vt == 0) attn1_heads_t(0, 4, t, s, h0, G, S, acc);
+        else if (vt == 1) attn1_heads_t(1, 4, t, s, h0, G, S, acc);
+        else if (vt == 2) attn1_heads_t(2, 4, t, s, h0, G, S, acc);
+        else attn1_heads_t(3, 4, t, s, h0, G, S, acc);
+    } else {
+        if (vt == 0) attn1_heads_t(0, 1, t, s, h0, G, S, acc);
+        else if (vt == 1) attn1_heads_t(1, 1, t, s, h0, G, S, acc);
+        else if (vt == 2) attn1_heads_t(2, 1, t, s, h0, G, S, acc);
+        else attn1_heads_t(3, 1, t, s, h0, G, S, acc);
+    }
 }
 #endif
 
