@@ -10,7 +10,10 @@
 # env:   THREADS=2
 #        STEPS=576     image steps timed at n = 1 and 4 (the per-step cost grows with the context:
 #                      fewer steps are extrapolated by janus bench and flatter the figure)
-#        STEPS16=128   image steps timed at n = 16 (both janus.c and llama.cpp)
+#        STEPS16=128   image steps timed at n = 16 (both janus.c and llama.cpp; janus.c also
+#                      with the q8_0 K/V cache)
+#        BENCH_N16_CLI=1 runs `janus generate -n 16 --kv-type q8_0` end to end (every step at its
+#          real context, 16 VQ decodes: the 16-image time and peak RSS); 0 skips it (~8 min)
 #        BENCH_DATA=dir holding the random checkpoint and its GGUFs (made here if missing;
 #          default bench/work; /work/bench-data on the shared dev machine)
 #        LLAMA_BIN=dir of an existing llama.cpp build (llama-bench and llama-batched-bench in it or
@@ -51,7 +54,10 @@ for t in q4_0 q8_0; do
   echo "janus bench $t ..." >&2
   jb -m "$m" -n 1 --steps "$STEPS" > "$tmp/$t.n1.json"
   jb -m "$m" -n 4 --steps "$STEPS" --only gen > "$tmp/$t.n4.json"
-  [ "$t" = q4_0 ] && jb -m "$m" -n 16 --steps "$STEPS16" --only gen > "$tmp/$t.n16.json"
+  if [ "$t" = q4_0 ]; then
+    jb -m "$m" -n 16 --steps "$STEPS16" --only gen > "$tmp/$t.n16.json"
+    jb -m "$m" -n 16 --steps "$STEPS16" --only gen --kv-type q8_0 > "$tmp/$t.n16kvq8.json"
+  fi
   for isa in avx512 avx2 scalar; do
     s=48; [ $isa = scalar ] && s=4
     JANUS_CPU_ISA=$isa jb --steps $s -m "$m" -n 1 --only gen > "$tmp/$t.$isa.json" || true
@@ -63,6 +69,14 @@ done
 echo "janus generate -n 1 q4_0 ..." >&2
 "$JANUS" generate -t "$THREADS" -m "$(ensure_gguf q4_0)" -n 1 -o "$tmp/generate.png" "a red fox in the snow" 2> "$tmp/generate.err" >/dev/null || true
 sed -n 's/.*peak RSS \([0-9]*\) MiB | total \([0-9.]*\) s.*/{"peak_rss_mib":\1,"total_s":\2}/p' "$tmp/generate.err" | tail -1 > "$tmp/q4_0.cli.json"
+# ... and 16 images with the q8_0 K/V cache (every step at its real context length, VQ included);
+# BENCH_N16_CLI=0 skips it (~8 min on 2 Zen 3 cores)
+if [ "${BENCH_N16_CLI:-1}" = 1 ]; then
+  echo "janus generate -n 16 --kv-type q8_0 q4_0 ..." >&2
+  "$JANUS" generate -t "$THREADS" -m "$(ensure_gguf q4_0)" -n 16 --kv-type q8_0 -o "$tmp/generate16-%02d.png" \
+    "a red fox in the snow" 2> "$tmp/generate16.err" >/dev/null || true
+  sed -n 's/.*peak RSS \([0-9]*\) MiB | total \([0-9.]*\) s.*/{"peak_rss_mib":\1,"total_s":\2}/p' "$tmp/generate16.err" | tail -1 > "$tmp/q4_0.cli16.json"
+fi
 
 if [ "${BENCH_7B:-0}" = 1 ]; then
   ck7="$work/janus-pro-7b-random" m7="$work/janus-pro-7b-random.q4_0.gguf"
@@ -187,6 +201,14 @@ r16 = j("q4_0.n16.json")
 if r16:
     print(f"\nn=16 q4_0 ({steps16} steps timed, extrapolated to 576): {r16['gen_image_s']:.1f} s per image without VQ, "
           f"prefill {r16['gen_prefill_s']:.2f} s, peak RSS {r16['peak_rss_mib']:.0f} MiB")
+r16q = j("q4_0.n16kvq8.json")
+if r16q:
+    print(f"n=16 q4_0 with `--kv-type q8_0` (same steps): {r16q['gen_image_s']:.1f} s per image without VQ, "
+          f"{r16q['gen_step_s'] * 1e3:.1f} ms per step, peak RSS {r16q['peak_rss_mib']:.0f} MiB")
+rc16 = j("q4_0.cli16.json")
+if rc16:
+    print(f"\n`janus generate -n 16 --kv-type q8_0` q4_0 (the CLI, 576 steps at their real context + 16 VQ decodes): "
+          f"{rc16['total_s']:.1f} s in all = {rc16['total_s'] / 16:.1f} s per image, peak RSS {rc16['peak_rss_mib']:.0f} MiB")
 r7 = j("7b.json")
 if r7:
     print(f"\n7B q4_0 (full-size random): {r7['gen_step_s'] * 1e3:.1f} ms per CFG step (32 steps timed), "
