@@ -217,11 +217,17 @@ jn_status janus_session_check_memory(janus_session *s, const char *what, int row
             p2.kv_cache + p2.activations <= limit)
             fit = r;
     }
+    /* a q8_0 cache (0.53x f16) may make the whole batch fit: say so */
+    char hint[96] = "";
+    if (s->m->kv_type != JN_Q8_0 && s->be->kv_q8_0) {
+        size_t q8 = jn_lm_session_bytes(&s->m->lm_hp, rows, ctx, prefill_rows, JN_Q8_0, NULL);
+        if (q8 != SIZE_MAX && q8 <= limit) snprintf(hint, sizeof hint, "; with --kv-type q8_0 all %d rows fit", rows);
+    }
     char b1[32], b2[32], b3[32], b4[32];
     return jn_fail(err, JN_ERR_NOMEM,
                    "%s needs %s (KV cache %s for %d rows x %d positions, activations %s) but %s %s; at most %d rows "
-                   "fit (2 rows per generated image, 1 per caption)",
+                   "fit (2 rows per generated image, 1 per caption)%s",
                    what, human_bytes(b1, 32, need), human_bytes(b2, 32, plan.kv_cache), rows, ctx,
                    human_bytes(b3, 32, plan.activations), human_bytes(b4, 32, limit),
-                   s->mem_limit ? "is the memory limit" : "are available", fit);
+                   s->mem_limit ? "is the memory limit" : "are available", fit, hint);
 }

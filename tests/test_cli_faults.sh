@@ -47,6 +47,12 @@ no_stdout "ask --mem-limit"
 check "--mem-limit with a bad size" 2 "$J" generate -m "$M" --mem-limit 12Q "a fox"
 check "generate within --mem-limit, f32 K/V cache" 0 "$J" generate -m "$M" -s 1 --mem-limit 1G --kv-type f32 -o "$TMP/kv32.png" "a fox"
 check "--kv-type with a bad type" 2 "$J" ask -m "$M" --kv-type f8 "What is this?"
+# a batch whose f16 cache (3.0 MiB) is over the limit but whose q8_0 cache (1.8 MiB) is not: the
+# refusal says so, and the q8_0 run then fits and writes its 4 images
+check "generate -n 4 over --mem-limit, f16 cache" 1 "$J" generate -m "$M" -n 4 -s 1 --mem-limit 2400K -o "$TMP/q8-%d.png" "a fox"
+grep -q -- "--kv-type q8_0 all 8 rows fit" "$TMP/err.txt" && echo "ok: the refusal suggests the q8_0 cache" || { echo "FAIL: no q8_0 hint"; sed 's/^/  stderr: /' "$TMP/err.txt" | head -3; fails=$((fails + 1)); }
+check "generate -n 4 within --mem-limit, q8_0 cache" 0 "$J" generate -m "$M" -n 4 -s 1 --mem-limit 2400K --kv-type q8_0 -o "$TMP/q8-%d.png" "a fox"
+[ "$(ls "$TMP"/q8-*.png 2>/dev/null | wc -l)" = 4 ] && echo "ok: 4 images with the q8_0 cache" || { echo "FAIL: q8_0 run did not write 4 images"; fails=$((fails + 1)); }
 # and without the fault the same commands work
 check "decode without a fault" 0 "$J" decode -m "$M" --tokens "$TMP/tokens.txt" -o "$TMP/dec.png"
 [ "$fails" = 0 ] && { rm -rf "$TMP"; echo "all fault-injection checks passed"; exit 0; }
