@@ -343,7 +343,9 @@ static void test_memory_limit(void) {
     fprintf(stderr, "memory: %s\n", err.msg);
 }
 
-int main(void) {
+/* argv[1] (optional): the K/V cache type every session uses (default f16); the batched-equals-
+ * separate checks hold for each (ctest runs f16 and q8_0). */
+int main(int argc, char **argv) {
     char gguf[4096];
     snprintf(gguf, sizeof gguf, "%ssession-tiny-%ld.gguf", tu_tmp(""), (long)getpid());
     char model_dir[4096];
@@ -360,6 +362,7 @@ int main(void) {
     }
     janus_load_params lp = janus_load_default_params();
     lp.n_threads = 2; /* each session gets a 2-thread pool: the pool runs under TSan too */
+    lp.kv_type = argc > 1 ? argv[1] : NULL;
     model = janus_model_load(gguf, &lp, &err);
     if (!model) {
         fprintf(stderr, "FAIL load: %s\n", err.msg);
