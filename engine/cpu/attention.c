@@ -59,11 +59,10 @@ static void pack_rows_scalar(float *dst, const void *src, jn_dtype t, size_t ld,
 /* element codes of the K/V the kernels read: 0 f32 (or packed), 1 f16, 2 bf16, 3 q8_0 */
 static int kv_code(jn_dtype t) { return t == JN_F32 ? 0 : t == JN_F16 ? 1 : t == JN_BF16 ? 2 : 3; }
 
-/* V element i of a cache of type vt (0 f32, 1 f16, 2 bf16), as f32 (exact) */
+/* V element i of a cache of type vt (0 f32, 1 f16, 2 bf16), as f32 (exact): the d_head % 8 tails */
 static inline float vget(const int vt, const void *v, size_t i) {
-    if (vt == 0) return ((const float *)v)[i];
-    uint16_t h = ((const uint16_t *)v)[i];
-    return vt == 1 ? jn_f16_to_f32(h) : jn_bf16_to_f32(h);
+    static const jn_dtype types[3] = {JN_F32, JN_F16, JN_BF16};
+    return jn_row_get(types[vt], v, i);
 }
 
 /* o[i*ldo + c] = sum_j p[i*ldp + j] * v[j*ldv + c] / sum[i], i < nq, j < nk, c < d (V: f32) */

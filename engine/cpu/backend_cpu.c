@@ -493,26 +493,20 @@ static void cpu_copy2d_kv(jn_backend *be, void *y, jn_dtype kv_type, int ldy, co
         cpu_copy2d(be, (float *)y + (ptrdiff_t)d * ldy, ldy, x, ldx, rows, cols);
         return;
     }
-    if (kv_type == JN_Q8_0) { /* ggml's reference quantizer (a few rows per call: not hot) */
-        jn_cpu *c = (jn_cpu *)be->impl;
-        if (cols % JN_QK8_0 || ldy % JN_QK8_0) {
-            jn_fail(&c->err, JN_ERR_USAGE, "copy2d_kv: a q8_0 cache needs cols (%d) and ldy (%d) in whole 32-value blocks",
-                    cols, ldy);
-            return;
-        }
-        for (int r = 0; r < rows; r++)
-            jn_from_f32_ref(JN_Q8_0, x + (size_t)r * ldx, (uint8_t *)y + jn_elem_offset(JN_Q8_0, (size_t)(d + r) * ldy),
-                            cols);
+    if (kv_type == JN_Q8_0 && (cols % JN_QK8_0 || ldy % JN_QK8_0)) {
+        jn_fail(&((jn_cpu *)be->impl)->err, JN_ERR_USAGE,
+                "copy2d_kv: a q8_0 cache needs cols (%d) and ldy (%d) in whole 32-value blocks", cols, ldy);
         return;
     }
-    uint16_t *y0 = (uint16_t *)y + (ptrdiff_t)d * ldy;
 #ifdef JN_X86
     if (kv_type == JN_F16 && ((jn_cpu *)be->impl)->avx2) {
-        rows_to_f16_avx2(y0, ldy, x, ldx, rows, cols);
+        rows_to_f16_avx2((uint16_t *)y + (ptrdiff_t)d * ldy, ldy, x, ldx, rows, cols);
         return;
     }
 #endif
-    for (int r = 0; r < rows; r++) jn_from_f32_ref(kv_type, x + (size_t)r * ldx, y0 + (size_t)r * ldy, cols);
+    /* bf16, and q8_0 with ggml's reference quantizer (a few rows per call: not hot) */
+    for (int r = 0; r < rows; r++)
+        jn_from_f32_ref(kv_type, x + (size_t)r * ldx, (uint8_t *)y + jn_elem_offset(kv_type, (size_t)(d + r) * ldy), cols);
 }
 
 typedef struct up_ctx {
