@@ -7,13 +7,13 @@
  * computes both halves of a group (16 weight rows) for up to 4 x rows, so each x broadcast
  * feeds two dot products and each weight line is read in one pass (one half per call read every
  * line twice and broadcast x twice: the 1B layer's q4_0 matmul, Zen 3, 2 threads, M = 2 1.7 →
- * 1.1-1.3 ms, M = 8 2.8-3.4 → 2.3-2.4, M = 32 10.4-10.7 → 8.4-9.1). The int32 sums are exactly Σ q_w·q_x and the f32
- * epilogue is the scalar kernel's ((float)s · (d_w · d_x), added in block order), so every
+ * 1.1-1.3 ms, M = 8 2.8-3.4 → 2.3-2.4, M = 32 10.4-10.7 → 8.4-9.1). The int32 sums are exactly
+ * Σ q_w·q_x and the f32 epilogue is the scalar kernel's ((float)s · (d_w · d_x), added in block order), so every
  * instantiation gives the scalar path's bits. Plain AVX2 cannot take q8_0's q + 128 bytes
  * (maddubs would saturate): it restores the signed quants and uses |w| · sign(x, w) instead of
  * the correction term. matmul_packed.c defines before including:
  *   JN_PK_INLINE, JN_PK_FN      attributes (always_inline + target; target)
- *   JN_PK_MK, JN_PK_TILE        the two function names
+ *   JN_PK_MK, JN_PK_TILE        the micro-kernel (16 weight rows × ≤ 4 x rows) and the tile
  *   JN_PK_VNNI                  1: JN_PK_DOT is vpdpbusd (u8 q + 128 allowed), 0: maddubs
  *   JN_PK_DOT(acc, u, s)        acc + per-lane Σ of 4 products u (unsigned bytes) · s (signed)
  *   JN_PK_DOT_Q4(acc, u, s)     the same for q4_0's nibbles: JN_PK_DOT (VNNI) or s16 pair sums
