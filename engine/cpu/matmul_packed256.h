@@ -8,8 +8,8 @@
  * feeds two dot products and each weight line is read in one pass (one half per call read every
  * line twice and broadcast x twice: the 1B layer's q4_0 matmul, Zen 3, 2 threads, M = 2 1.7 →
  * 1.1-1.3 ms, M = 8 2.8-3.4 → 2.3-2.4, M = 32 10.4-10.7 → 8.4-9.1). The int32 sums are exactly
- * Σ q_w·q_x and the f32 epilogue is the scalar kernel's ((float)s · (d_w · d_x), added in block order), so every
- * instantiation gives the scalar path's bits. Plain AVX2 cannot take q8_0's q + 128 bytes
+ * Σ q_w·q_x and the f32 epilogue is the scalar kernel's ((float)s · (d_w · d_x), added in block
+ * order), so every instantiation gives the scalar path's bits. Plain AVX2 cannot take q8_0's q + 128 bytes
  * (maddubs would saturate): it restores the signed quants and uses |w| · sign(x, w) instead of
  * the correction term. matmul_packed.c defines before including:
  *   JN_PK_INLINE, JN_PK_FN      attributes (always_inline + target; target)
