@@ -720,8 +720,7 @@ int main(void) {
                 if (Ms[mi] == 300 && KN[ki][0] > 96) continue; /* keep the f64 reference quick */
                 test_matmul(Ms[mi], KN[ki][0], KN[ki][1], k_all_types[ti], (int)((mi + ki) & 1));
             }
-    /* quantized M = 65, 66: 1- and 2-row tails after a 64-row block (the packed kernels' one-pass
-     * path for ≤ 2 rows inside a batch) */
+    /* quantized M = 65, 66: 1- and 2-row micro-tiles after a 64-row block of the packed kernels */
     for (int ti = 3; ti < 5; ti++)
         for (int M = 65; M <= 66; M++) test_matmul(M, 96, 67, k_all_types[ti], M & 1);
     /* float-only K (not a multiple of 8 or 32) */
